@@ -1,0 +1,1 @@
+"""Subcommands of the ``deid`` CLI, one module each (see deid/cli.py)."""
