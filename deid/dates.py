@@ -68,7 +68,7 @@ def parse_date(text: str, order: str = "MDY", pivot: int = 30) -> ParsedDate | N
         if m.group("apos"):
             apos = (m.start() + 1, m.end())
         elif m.group("num"):
-            nums.append((m.start("num"), m.end("num"), m.group("num"), m.group("ord") or ""))
+            nums.append((m.start("num"), m.end(), m.group("num"), m.group("ord") or ""))
         else:
             w = m.group("word")
             lw = w.lower()

@@ -62,8 +62,9 @@ class Rule:
     not_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)
     vetoable: bool = True
 
+    @property
     def source(self) -> str:
-        return "rule"
+        return f"rule:{self.name}"
 
     # -- matching --------------------------------------------------------------------------
     def find(self, text: str, lower: str) -> Iterable[Span]:
@@ -94,7 +95,7 @@ class Rule:
                 score = min(1.0, score + self.context.boost)
             elif self.context.required:
                 return None
-        return Span(start, end, self.label, "rule", score)
+        return Span(start, end, self.label, self.source, score)
 
     def _find_regex(self, text: str, lower: str) -> Iterable[Span]:
         assert self.regex is not None

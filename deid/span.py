@@ -60,18 +60,25 @@ class Span:
 
 
 # Sources in decreasing authority. A known identifier beats everything; the label of a merged
-# group comes from its most authoritative member (see resolve()).
+# group comes from its most authoritative member (see resolve()). A source may carry a detail
+# after a colon (``rule:ssn_dashed``, ``known:name``); the part before the colon is ranked.
 SOURCE_RANK: dict[str, int] = {"known": 0, "rule": 1, "ner": 2}
 
 
-def _rank(span: Span, label_priority: Mapping[str, int]) -> tuple[int, int, float, int, str]:
+def source_kind(source: str) -> str:
+    """``rule:ssn_dashed`` -> ``rule``."""
+    return source.split(":", 1)[0]
+
+
+def _rank(span: Span, label_priority: Mapping[str, int]) -> tuple[int, int, float, int, str, str]:
     """Sort key: lower is preferred when choosing the label of a merged group."""
     return (
-        SOURCE_RANK.get(span.source, 3),
+        SOURCE_RANK.get(source_kind(span.source), 3),
         label_priority.get(span.label, 10_000),
         -float(span.score),
         -(span.end - span.start),
         span.label,
+        span.source,
     )
 
 
@@ -89,7 +96,7 @@ def resolve(
     touch (``a.end == b.start``) and share a label are merged too.
     """
     prio = label_priority or {}
-    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    ordered = sorted(spans)
     out: list[Span] = []
     group: list[Span] = []
     g_end = -1

@@ -1,0 +1,167 @@
+"""Batch plumbing shared by the text and DICOM commands.
+
+Atomic writes (temp file in the same folder, fsync, rename), a run report that lists every
+input with its outcome and reason, a resume manifest, and a process pool with a progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from deid.errors import InputError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def check_output_location(inp: Path, out: Path) -> None:
+    """Refuse an output inside the input folder (a rerun would read its own output)."""
+    if str(inp) == "-" or str(out) == "-":
+        return
+    ri, ro = inp.resolve(), out.resolve()
+    if ri.is_dir() and (ro == ri or ri in ro.parents):
+        raise InputError("the output folder must not be inside the input folder")
+    if ri.is_file() and ro == ri:
+        raise InputError("the output must not be the input file")
+
+
+@dataclass
+class RunReport:
+    """Per-input outcomes. Reasons are our own messages: never note text or header values."""
+
+    command: str
+    started: float = field(default_factory=time.time)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, input: str, status: str, reason: str | None = None, **extra: Any) -> None:
+        rec: dict[str, Any] = {"input": input, "status": status}
+        if reason:
+            rec["reason"] = reason
+        rec.update(extra)
+        self.items.append(rec)
+
+    def count(self, status: str) -> int:
+        return sum(1 for i in self.items if i["status"] == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+    def summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in self.items:
+            out[i["status"]] = out.get(i["status"], 0) + 1
+        return dict(sorted(out.items()))
+
+    def write(self, path: str | Path) -> None:
+        data = {
+            "command": self.command,
+            "started": self.started,
+            "finished": time.time(),
+            "summary": self.summary(),
+            "settings": self.settings,
+            "items": self.items,
+        }
+        atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+    def print_summary(self, stream: Any = sys.stderr) -> None:
+        parts = ", ".join(f"{v} {k}" for k, v in self.summary().items()) or "nothing to do"
+        print(f"deid {self.command}: {parts}", file=stream)
+        for i in self.items:
+            if i["status"] == "failed":
+                print(f"  failed: {i['input']}: {i.get('reason', '')}", file=stream)
+
+
+def check_manifest(out_dir: Path, fingerprint: dict[str, str], overwrite: bool) -> None:
+    """Resume safety: refuse to mix outputs made with another key or policy in one folder."""
+    path = out_dir / ".deid-run.json"
+    if path.exists() and not overwrite:
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if old != fingerprint:
+            raise InputError(
+                f"{out_dir} holds outputs made with different settings (key or policy); "
+                "use another output folder or --overwrite"
+            )
+    atomic_write_text(path, json.dumps(fingerprint, sort_keys=True) + "\n")
+
+
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _init_worker(init: Callable[[], Any] | None) -> None:
+    _WORKER_STATE["ctx"] = init() if init else None
+
+
+def _call(args: tuple[Callable[[Any, Any], Any], Any]) -> Any:
+    fn, item = args
+    return fn(_WORKER_STATE.get("ctx"), item)
+
+
+def run_tasks(
+    items: Iterable[T],
+    fn: Callable[[Any, T], R],
+    init: Callable[[], Any] | None = None,
+    workers: int = 1,
+    desc: str = "deid",
+    total: int | None = None,
+    progress: bool = True,
+) -> Iterator[R]:
+    """Apply ``fn(ctx, item)`` to every item; ``ctx = init()`` once per process.
+
+    With ``workers > 1`` a process pool is used (``fn`` and ``init`` must be picklable,
+    module-level functions). Results come back in completion order. A progress bar goes to
+    stderr when it is a terminal or when ``progress`` is forced.
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="file", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, mininterval=0.5)
+    try:
+        if workers <= 1:
+            ctx = init() if init else None
+            for item in items:
+                yield fn(ctx, item)
+                bar.update(1)
+            return
+        mp_ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+        with mp_ctx.Pool(workers, initializer=_init_worker, initargs=(init,)) as pool:
+            for res in pool.imap_unordered(_call, ((fn, it) for it in items), chunksize=4):
+                yield res
+                bar.update(1)
+    finally:
+        bar.close()

@@ -1,0 +1,75 @@
+"""``deid detect IN --out PRED.jsonl``: spans only, in the format evaluation reads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from deid.batch import RunReport, atomic_write_text, run_tasks
+from deid.commands.common import show_progress
+from deid.commands.text import add_common_text_args, input_format, make_engine, ner_arg
+from deid.errors import InputError
+from deid.key import Key
+from deid.known import load_known_file
+from deid.textio import BadNote, decode, iter_txt_folder, note_id, read_csv, read_jsonl
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="write detected spans (JSONL) without changing text",
+                       description='Reads {"id","text"} JSONL (or a .txt folder / CSV) and writes '
+                                   '{"id","spans":[{"start","end","label","source","score"}]}.')
+    p.add_argument("input")
+    p.add_argument("--out", required=True, metavar="PRED.jsonl")
+    add_common_text_args(p)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--policy", help="policy (its min_score and allow_vetoes apply)")
+    prog = p.add_mutually_exclusive_group()
+    prog.add_argument("--progress", dest="progress", action="store_true", default=None)
+    prog.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=run)
+
+
+def _detect(engine: Any, task: dict[str, Any]) -> dict[str, Any]:
+    spans = engine.detect(task["text"], known=task.get("known"))
+    return {"index": task["index"], "id": task["id"], "spans": [s.to_dict() for s in spans]}
+
+
+def run(args: argparse.Namespace) -> int:
+    inp = Path(args.input)
+    if not inp.exists():
+        raise InputError(f"input {inp} does not exist")
+    fmt = input_format(args, inp)
+    known_map = load_known_file(args.known) if args.known else {}
+    report = RunReport("detect")
+    notes: list[tuple[str, str]] = []
+    if fmt == "txt":
+        for src in iter_txt_folder(inp):
+            nid = note_id(inp, src)
+            try:
+                notes.append((nid, decode(src.read_bytes(), args.encoding, args.max_bytes)))
+            except (OSError, ValueError) as exc:
+                report.add(nid, "failed", str(exc) if isinstance(exc, ValueError) else exc.strerror)
+    elif fmt in ("jsonl", "csv"):
+        reader = (read_jsonl if fmt == "jsonl" else read_csv)(
+            inp, args.id_field, args.text_field, args.encoding, args.max_bytes)
+        for item in reader:
+            if isinstance(item, BadNote):
+                report.add(item.id, "failed", item.reason)
+            else:
+                notes.append((item.id, item.text))
+    else:
+        raise InputError("deid detect reads a folder of .txt notes, a JSONL or a CSV file")
+    init = partial(make_engine, args.policy, Key.random().secret, ner_arg(args.ner), args.device)
+    tasks = [{"index": i, "id": nid, "text": t, "known": known_map.get(nid)}
+             for i, (nid, t) in enumerate(notes)]
+    results = sorted(run_tasks(tasks, _detect, init, args.workers, "deid detect", len(tasks),
+                               show_progress(args)), key=lambda r: r["index"])
+    atomic_write_text(args.out, "".join(
+        json.dumps({"id": r["id"], "spans": r["spans"]}) + "\n" for r in results))
+    for r in results:
+        report.add(r["id"], "ok", spans=len(r["spans"]))
+    report.print_summary()
+    return 0 if report.ok else 1

@@ -1,0 +1,294 @@
+"""``deid text INPUT OUTPUT``: de-identify a folder of notes, a JSONL or CSV file, or stdin."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from deid.batch import (
+    RunReport,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_manifest,
+    check_output_location,
+    run_tasks,
+)
+from deid.commands.common import add_key_args, add_run_args, load_key, show_progress
+from deid.errors import InputError
+from deid.key import Key
+from deid.known import Known, load_known_file
+from deid.textio import DEFAULT_MAX_BYTES, BadNote, Note, decode, iter_txt_folder, note_id
+
+SIDE_CAR = ".known.json"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("text", help="de-identify clinical notes",
+                       description="De-identify a folder of .txt notes (structure mirrored), a "
+                                   "JSONL or CSV file, or '-' (stdin to stdout).")
+    p.add_argument("input", help="folder, .jsonl, .csv, or - for stdin")
+    p.add_argument("output", help="folder (for a folder input), file, or - for stdout")
+    add_common_text_args(p)
+    add_key_args(p)
+    add_run_args(p)
+    p.add_argument("--policy", metavar="FILE|NAME",
+                   help="policy YAML or bundled name (default, tag, tag-numbered, redact, "
+                        "safe-harbor-minimal)")
+    p.add_argument("--keep-fields", metavar="A,B", default="",
+                   help="JSONL/CSV: other fields to copy through unchanged (default: only id and text)")
+    p.set_defaults(func=run)
+
+
+def add_common_text_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["auto", "txt", "jsonl", "csv"], default="auto")
+    p.add_argument("--id-field", default="id", help="JSONL/CSV id field (default: id)")
+    p.add_argument("--text-field", default="text", help="JSONL/CSV text field (default: text)")
+    p.add_argument("--encoding", help="input encoding (default: UTF-8, strict)")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
+                   help=f"largest note accepted (default {DEFAULT_MAX_BYTES:,})")
+    p.add_argument("--known", metavar="FILE",
+                   help="known identifiers per note id (JSON, JSONL or CSV); sidecar files "
+                        f"NOTE{SIDE_CAR} beside .txt notes are read too")
+    p.add_argument("--ner", default="auto", metavar="auto|off|DIR",
+                   help="NER model: auto (models/default if present), off, or a model folder")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+
+def input_format(args: argparse.Namespace, inp: Path) -> str:
+    if args.format != "auto":
+        return str(args.format)
+    if str(inp) == "-":
+        return "stdin"
+    if inp.is_dir():
+        return "txt"
+    suf = inp.suffix.lower()
+    if suf in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suf == ".csv":
+        return "csv"
+    if suf == ".txt":
+        return "file"
+    raise InputError(f"cannot tell the format of {inp}; use --format")
+
+
+def ner_arg(value: str) -> str | bool:
+    return False if value in ("off", "none", "false") else value
+
+
+# -- worker side ----------------------------------------------------------------------------
+
+def make_engine(policy: str | None, secret: bytes, ner: str | bool, device: str) -> Any:
+    from deid.text import Deidentifier
+
+    return Deidentifier(policy=policy, key=Key(secret), ner=ner, device=device)
+
+
+def _file_task(engine: Any, task: dict[str, Any]) -> dict[str, Any]:
+    rel, src, dst = task["id"], Path(task["src"]), Path(task["dst"])
+    res: dict[str, Any] = {"input": task["rel"], "id": rel}
+    try:
+        data = src.read_bytes()
+    except OSError as exc:
+        return {**res, "status": "failed", "reason": f"cannot read: {exc.strerror or type(exc).__name__}"}
+    try:
+        text = decode(data, task["encoding"], task["max_bytes"])
+    except ValueError as exc:
+        return {**res, "status": "failed", "reason": str(exc)}
+    known = task.get("known")
+    if known is None and task.get("sidecar"):
+        try:
+            sc = json.loads(Path(task["sidecar"]).read_text(encoding="utf-8"))
+            known = Known.from_mapping(sc)
+        except (OSError, ValueError, InputError) as exc:
+            return {**res, "status": "failed", "reason": f"bad sidecar {SIDE_CAR}: {type(exc).__name__}"}
+    out = engine.deidentify(text, known=known, doc_id=rel)
+    if not task["dry_run"]:
+        atomic_write_text(dst, out.text, encoding="utf-8")
+    return {**res, "status": "ok", **_audit(out), "mappings": out.mappings if task["crosswalk"] else []}
+
+
+def _audit(out: Any) -> dict[str, Any]:
+    return {"counts": out.counts(), "changes": [c.to_dict() for c in out.changes]}
+
+
+def _note_task(engine: Any, task: dict[str, Any]) -> dict[str, Any]:
+    out = engine.deidentify(task["text"], known=task.get("known"), doc_id=task["id"])
+    return {"index": task["index"], "id": task["id"], "status": "ok", "text": out.text,
+            **_audit(out), "mappings": out.mappings if task["crosswalk"] else []}
+
+
+# -- main -----------------------------------------------------------------------------------
+
+def run(args: argparse.Namespace) -> int:
+    inp, outp = Path(args.input), Path(args.output)
+    if str(inp) != "-" and not inp.exists():
+        raise InputError(f"input {inp} does not exist")
+    fmt = input_format(args, inp)
+    check_output_location(inp, outp)
+    key = load_key(args)
+    known_map = load_known_file(args.known) if args.known else {}
+    init = partial(make_engine, args.policy, key.secret, ner_arg(args.ner), args.device)
+    report = RunReport("text")
+    from deid.policy import load_policy
+
+    policy = load_policy(args.policy)  # validate before any work
+    report.settings = {"policy": policy.name, "key": key.fingerprint(), "format": fmt}
+    if fmt in ("stdin", "file"):
+        return _run_single(args, inp, init)
+    if fmt == "txt":
+        code = _run_folder(args, inp, outp, key, known_map, init, report, policy.name)
+        default_report = outp / ".deid-report.json"
+    else:
+        code = _run_records(args, inp, outp, fmt, known_map, init, report, key)
+        default_report = Path(str(outp) + ".report.json")
+    report_path = Path(args.report) if args.report else default_report
+    if not args.dry_run or args.report:
+        report.write(report_path)
+    report.print_summary()
+    return code
+
+
+def _run_single(args: argparse.Namespace, inp: Path, init: Any) -> int:
+    """One note from stdin or a single file, to stdout or a file."""
+    name = "stdin" if str(inp) == "-" else inp.name
+    try:
+        data = sys.stdin.buffer.read() if str(inp) == "-" else inp.read_bytes()
+        text = decode(data, args.encoding, args.max_bytes)
+    except (OSError, ValueError) as exc:
+        print(f"deid: error: {name}: {exc if isinstance(exc, ValueError) else exc.strerror}",
+              file=sys.stderr)
+        return 1
+    out_path = Path(args.output)
+    if str(out_path) != "-" and out_path.exists() and not args.overwrite and not args.dry_run:
+        print(f"deid: {out_path} exists; skipped (use --overwrite)", file=sys.stderr)
+        return 0
+    engine = init()
+    known = None
+    if args.known:
+        km = load_known_file(args.known)
+        known = km.get("-") or (next(iter(km.values())) if len(km) == 1 else None)
+    out = engine.deidentify(text, known=known, doc_id=name)
+    if args.dry_run:
+        for c in out.changes:
+            print(json.dumps(c.to_dict()))
+        return 0
+    if str(args.output) == "-":
+        sys.stdout.write(out.text)
+        sys.stdout.flush()
+    else:
+        atomic_write_text(args.output, out.text)
+    return 0
+
+
+def _known_for(known_map: dict[str, Known], nid: str) -> Known | None:
+    return known_map.get(nid) or known_map.get(Path(nid).name)
+
+
+def _write_audit(path: str | None, recs: list[dict[str, Any]], key: Key | None = None) -> None:
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        for r in recs:
+            if r.get("status") != "ok":
+                continue
+            fh.write(json.dumps({"doc": key.hash_id(str(r["id"]), "doc") if key else r["id"],
+                                 "counts": r["counts"], "changes": r["changes"]}) + "\n")
+
+
+def _write_crosswalk(path: str | None, recs: list[dict[str, Any]]) -> None:
+    if not path:
+        return
+    from deid.crosswalk import Crosswalk
+
+    cw = Crosswalk(path)
+    try:
+        for r in recs:
+            if r.get("mappings"):
+                cw.add("text", r["mappings"], str(r["id"]))
+    finally:
+        cw.close()
+
+
+def _run_folder(args: argparse.Namespace, inp: Path, outp: Path, key: Key,
+                known_map: dict[str, Known], init: Any, report: RunReport, policy_name: str) -> int:
+    if not inp.is_dir():
+        raise InputError(f"{inp} is not a folder")
+    if not args.dry_run:
+        outp.mkdir(parents=True, exist_ok=True)
+        check_manifest(outp, {"policy": policy_name, "key": key.fingerprint()}, args.overwrite)
+    tasks = []
+    for src in iter_txt_folder(inp):
+        rel = src.relative_to(inp).as_posix()
+        nid = note_id(inp, src)
+        dst = outp / rel
+        if dst.exists() and not args.overwrite and not args.dry_run:
+            report.add(rel, "skipped", "output exists (rerun with --overwrite to redo)")
+            continue
+        sidecar = src.with_name(src.stem + SIDE_CAR)
+        tasks.append({"id": nid, "rel": rel, "src": str(src), "dst": str(dst),
+                      "known": _known_for(known_map, nid),
+                      "sidecar": str(sidecar) if sidecar.exists() else None,
+                      "encoding": args.encoding, "max_bytes": args.max_bytes,
+                      "dry_run": args.dry_run, "crosswalk": bool(args.crosswalk)})
+    results = []
+    for res in run_tasks(tasks, _file_task, init, args.workers, "deid text", len(tasks),
+                         show_progress(args)):
+        results.append(res)
+        extra = {"counts": res["counts"]} if res["status"] == "ok" else {}
+        report.add(res["input"], res["status"], res.get("reason"), **extra)
+    _write_audit(args.audit, results, key)
+    _write_crosswalk(args.crosswalk, results)
+    return 0 if report.ok else 1
+
+
+def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
+                 known_map: dict[str, Known], init: Any, report: RunReport, key: Key) -> int:
+    from deid.textio import read_csv, read_jsonl
+
+    if outp.exists() and not args.overwrite and not args.dry_run:
+        report.add(inp.name, "skipped", "output exists (rerun with --overwrite to redo)")
+        return 0
+    reader = (read_jsonl(inp, args.id_field, args.text_field, args.encoding, args.max_bytes)
+              if fmt == "jsonl" else
+              read_csv(inp, args.id_field, args.text_field, args.encoding, args.max_bytes))
+    notes: list[Note] = []
+    for item in reader:
+        if isinstance(item, BadNote):
+            report.add(f"{inp.name}: {item.id}", "failed", item.reason)
+        else:
+            notes.append(item)
+    if fmt == "csv" and not notes and not report.ok:
+        return 1
+    tasks = [{"index": i, "id": n.id, "text": n.text, "known": _known_for(known_map, n.id),
+              "crosswalk": bool(args.crosswalk)} for i, n in enumerate(notes)]
+    results = sorted(run_tasks(tasks, _note_task, init, args.workers, "deid text", len(tasks),
+                               show_progress(args)), key=lambda r: r["index"])
+    for r in results:
+        report.add(f"{inp.name}: {r['id']}", "ok", counts=r["counts"])
+    keep = [f for f in args.keep_fields.split(",") if f]
+    if not args.dry_run:
+        rows = []
+        for note, r in zip(notes, results, strict=True):
+            rec = {args.id_field: note.id, args.text_field: r["text"]}
+            for f in keep:
+                if note.record and f in note.record:
+                    rec[f] = note.record[f]
+            rows.append(rec)
+        if fmt == "jsonl":
+            data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        else:
+            buf = io.StringIO(newline="")
+            w = csv.DictWriter(buf, fieldnames=[args.id_field, args.text_field, *keep])
+            w.writeheader()
+            w.writerows(rows)
+            data = buf.getvalue()
+        atomic_write_bytes(outp, data.encode("utf-8"))
+    _write_audit(args.audit, results, key)
+    _write_crosswalk(args.crosswalk, results)
+    return 0 if report.ok else 1

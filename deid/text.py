@@ -1,0 +1,141 @@
+"""The text engine: detect (rules + NER + known identifiers) -> resolve -> apply a policy."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deid.key import Key
+from deid.known import Known
+from deid.labels import load_labels
+from deid.policy import Policy, load_policy
+from deid.rulefile import repo_root
+from deid.rules import RuleSet, load_ruleset
+from deid.span import Span, resolve, source_kind
+from deid.transform import Change, apply
+
+DEFAULT_MODEL = repo_root() / "models" / "default"
+
+
+@dataclass
+class TextResult:
+    text: str
+    spans: list[Span]
+    changes: list[Change]
+    mappings: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.spans:
+            out[s.label] = out.get(s.label, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def veto(spans: list[Span], allow: list[Span], sources: set[str], vetoable: set[str]) -> list[Span]:
+    """Drop spans from ``sources`` that lie fully inside an allow-list span.
+
+    Known identifiers are never vetoed; rule spans only when their rule is vetoable.
+    """
+    if not allow:
+        return spans
+    allow_sorted = sorted((a.start, a.end) for a in allow)
+    out = []
+    for s in spans:
+        kind = source_kind(s.source)
+        can = kind in sources and (kind != "rule" or s.source in vetoable)
+        if can and any(a <= s.start and s.end <= b for a, b in allow_sorted):
+            continue
+        out.append(s)
+    return out
+
+
+class Deidentifier:
+    """De-identify clinical text.
+
+    ``ner``: ``"auto"`` uses ``models/default`` when it is present, ``False`` runs rules only,
+    a path loads that model directory (errors if it is invalid).
+    """
+
+    def __init__(
+        self,
+        policy: str | Path | Policy | None = None,
+        key: Key | None = None,
+        ner: str | Path | bool = "auto",
+        device: str = "auto",
+        rules: RuleSet | None = None,
+    ) -> None:
+        self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        self.key = key or Key.random()
+        self.rules = rules or load_ruleset()
+        self.labels = load_labels()
+        self._vetoable = {r.source for r in self.rules.rules if r.vetoable}
+        self.ner: Any = None
+        self.ner_status = "off"
+        if ner is not False and ner is not None:
+            self._load_ner(ner, device)
+
+    def _load_ner(self, ner: str | Path | bool, device: str) -> None:
+        auto = ner is True or ner == "auto"
+        model_dir = DEFAULT_MODEL if auto else Path(ner)
+        if auto and not (model_dir / "config.json").exists():
+            self.ner_status = "absent"
+            print("deid: note: no NER model in models/default; running rules only",
+                  file=sys.stderr)
+            return
+        from deid.ner import NerDetector
+
+        self.ner = NerDetector.load(model_dir, device=device)
+        self.ner_status = str(model_dir)
+
+    # -- detection ---------------------------------------------------------------------------
+    def detect(self, text: str, known: Known | None = None) -> list[Span]:
+        return self.detect_batch([text], [known])[0]
+
+    def detect_batch(self, texts: list[str], knowns: list[Known | None] | None = None) -> list[list[Span]]:
+        knowns = knowns or [None] * len(texts)
+        ner_spans: list[list[Span]] = (
+            self.ner.detect_batch(texts) if self.ner is not None else [[] for _ in texts]
+        )
+        min_score = float(self.policy.options.get("min_score", 0.0))  # type: ignore[arg-type]
+        vetoers = set(self.policy.options.get("allow_vetoes", ["rule"]))  # type: ignore[arg-type]
+        out = []
+        for text, known, nsp in zip(texts, knowns, ner_spans, strict=True):
+            spans = self.rules.detect(text) + list(nsp)
+            spans = [s for s in spans if s.score >= min_score]
+            spans = veto(spans, self.rules.allow_spans(text), vetoers, self._vetoable)
+            if known:
+                spans += known.detect(text)
+            out.append(resolve(spans, self.labels.priority))
+        return out
+
+    # -- transformation ----------------------------------------------------------------------
+    def deidentify(
+        self,
+        text: str,
+        known: Known | None = None,
+        patient: str | None = None,
+        doc_id: str | None = None,
+    ) -> TextResult:
+        return self.deidentify_batch([text], [known], [patient], [doc_id])[0]
+
+    def deidentify_batch(
+        self,
+        texts: list[str],
+        knowns: list[Known | None] | None = None,
+        patients: list[str | None] | None = None,
+        doc_ids: list[str | None] | None = None,
+    ) -> list[TextResult]:
+        n = len(texts)
+        knowns = knowns or [None] * n
+        patients = patients or [None] * n
+        doc_ids = doc_ids or [None] * n
+        results = []
+        for text, spans, known, patient, doc_id in zip(
+            texts, self.detect_batch(texts, knowns), knowns, patients, doc_ids, strict=True
+        ):
+            who = patient or (known.patient_id if known else None) or (f"doc:{doc_id}" if doc_id else "")
+            new, changes, maps = apply(text, spans, self.policy, self.key, who)
+            results.append(TextResult(new, spans, changes, maps))
+        return results
