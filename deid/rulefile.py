@@ -16,12 +16,15 @@ RULES_ENV = "DEID_RULES"
 
 def rules_dir() -> Path:
     """The rules folder: ``$DEID_RULES`` or the ``rules/`` folder beside the package."""
-    env = os.environ.get(RULES_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "rules"
+    return _rules_dir(os.environ.get(RULES_ENV))
 
 
+@lru_cache(maxsize=8)
+def _rules_dir(env: str | None) -> Path:
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "rules"
+
+
+@lru_cache(maxsize=1)
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
@@ -56,6 +59,11 @@ def require(cond: bool, file: object, rule: object | None, message: str) -> None
 
 def load_wordlist(name: str, base: Path | None = None) -> frozenset[str]:
     """A word list ``rules/wordlists/<name>.txt``: one entry a line, ``#`` comments, casefolded."""
+    return _wordlist_by_name(name, base, os.environ.get(RULES_ENV))
+
+
+@lru_cache(maxsize=256)
+def _wordlist_by_name(name: str, base: Path | None, env: str | None) -> frozenset[str]:
     path = (base or rules_path("wordlists")) / f"{name}.txt"
     return _load_wordlist(str(path))
 

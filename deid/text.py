@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,15 @@ def veto(spans: list[Span], allow: list[Span], sources: set[str], vetoable: set[
     """
     if not allow:
         return spans
-    allow_sorted = sorted((a.start, a.end) for a in allow)
+    merged = resolve(allow)  # disjoint, sorted: a span lies inside one of them or none
+    starts = [a.start for a in merged]
     out = []
     for s in spans:
         kind = source_kind(s.source)
-        can = kind in sources and (kind != "rule" or s.source in vetoable)
-        if can and any(a <= s.start and s.end <= b for a, b in allow_sorted):
-            continue
+        if kind in sources and (kind != "rule" or s.source in vetoable):
+            i = bisect_right(starts, s.start) - 1
+            if i >= 0 and s.end <= merged[i].end:
+                continue
         out.append(s)
     return out
 
