@@ -135,7 +135,10 @@ def parse_date(text: str, order: str = "MDY", pivot: int = 30) -> ParsedDate | N
             elif len(a[2]) == 4:  # YYYY-MM
                 y, mo = int(a[2]), int(b[2])
                 fields += [numfield("y", a), numfield("m", b)]
-            elif order == "DMY":
+            elif int(b[2]) > 31 and len(b[2]) == 2 and int(a[2]) <= 12:  # M/YY, e.g. 9/99
+                mo, y = int(a[2]), _year4(int(b[2]), pivot)
+                fields += [numfield("m", a), Field("y", b[0], b[1], "yy")]
+            elif order == "DMY" or (int(a[2]) > 12 and int(b[2]) <= 12):
                 d, mo = int(a[2]), int(b[2])
                 fields += [numfield("d", a), numfield("m", b)]
             else:
@@ -145,7 +148,7 @@ def parse_date(text: str, order: str = "MDY", pivot: int = 30) -> ParsedDate | N
             a, b, c = nums
             if len(a[2]) == 4:
                 kinds = ("y", "m", "d")
-            elif order == "DMY":
+            elif order == "DMY" or (int(a[2]) > 12 and int(b[2]) <= 12):  # 14.03.1962
                 kinds = ("d", "m", "y")
             else:
                 kinds = ("m", "d", "y")

@@ -52,3 +52,18 @@ def test_dmy_order():
 def test_interval_preserved():
     a, b = parse_date("1/10/2020"), parse_date("2/20/2020")
     assert shift(a, -100) == "10/2/2019" and shift(b, -100) == "11/12/2019"
+
+
+@pytest.mark.parametrize(("text", "ymd"), [
+    ("14.03.1962", (1962, 3, 14)),
+    ("14/03/1962", (1962, 3, 14)),
+    ("9/99", (1999, 9, None)),
+    ("14th", (None, None, 14)),
+])
+def test_unambiguous_forms(text, ymd):
+    p = parse_date(text)
+    assert p is not None and (p.year, p.month, p.day) == ymd
+
+
+def test_month_two_digit_year_shift():
+    assert shift(parse_date("9/99"), -30) == "8/99"
