@@ -58,9 +58,11 @@ class Known:
             clean = tuple(str(x).strip() for x in items if x is not None and str(x).strip())
             if clean:
                 vals[key] = vals.get(key, ()) + clean
+        if isinstance(pid, list | tuple):
+            pid = next((str(x).strip() for x in pid if str(x).strip()), None)
         if pid is None and vals.get("mrn"):
             pid = vals["mrn"][0]
-        return cls(vals, str(pid) if pid is not None else None)
+        return cls(vals, str(pid).strip() if pid is not None else None)
 
     def __bool__(self) -> bool:
         return bool(self.values)

@@ -14,8 +14,9 @@ status=0
 .venv/bin/deid text corpora/notes out/notes --key-file out/demo.key \
   --known corpora/notes/known.csv --audit out/notes-audit.jsonl || status=$?
 if [ -d corpora/dicom ] && .venv/bin/deid dicom --help >/dev/null 2>&1; then
-  .venv/bin/deid dicom corpora/dicom out/dicom --key-file out/demo.key \
+  .venv/bin/deid dicom corpora/dicom out/dicom --key-file out/demo.key --profile research \
+    --option clean_pixel_data \
     --audit out/dicom-audit.jsonl || status=$?
 fi
-echo "de-identified notes: out/notes/   DICOM: out/dicom/   run reports: out/*/.deid-report.json"
+echo "de-identified notes: out/notes/  DICOM: out/dicom/  reports: out/notes/.deid-report.json, out/dicom/deid-dicom-report.json"
 exit $status

@@ -216,3 +216,32 @@ def test_bundled_policies_run(tmp_path, key_file, policy):
                     "--known", str(tmp_path / "known.csv")) == 0
     text = (tmp_path / "o" / "a.txt").read_text()
     assert "Okafor" not in text and "4471902" not in text
+
+
+@pytest.mark.slow
+def test_notes_and_dicom_share_the_patient_date_shift(tmp_path, key_file):
+    """A patient's notes and images move by the same number of days (same key, same PatientID)."""
+    from datetime import date
+
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.PatientID, ds.StudyDate = "PX-1001", "20200314"
+    dicom_in = tmp_path / "dcm"
+    dicom_in.mkdir()
+    ds.save_as(dicom_in / "ct.dcm", enforce_file_format=True)
+    assert main(["dicom", str(dicom_in), str(tmp_path / "dcm_out"), "--key-file", str(key_file),
+                 "--profile", "research", "--ner", "off", "--no-progress"]) == 0
+    (out_file,) = list((tmp_path / "dcm_out").rglob("*.dcm"))
+    shifted = pydicom.dcmread(out_file).StudyDate
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n1.txt").write_text("CT chest performed on 03/14/2020.\n")
+    known = tmp_path / "known.csv"
+    known.write_text("note_id,name,patient_id\nn1,Jane Roe,PX-1001\n")
+    assert main(["text", str(notes), str(tmp_path / "notes_out"), "--key-file", str(key_file),
+                 "--known", str(known), "--ner", "off", "--no-progress"]) == 0
+    text = (tmp_path / "notes_out" / "n1.txt").read_text()
+    m, d, y = text.split("on ")[1].strip(" .\n").split("/")
+    assert date(int(y), int(m), int(d)) == date(int(shifted[:4]), int(shifted[4:6]), int(shifted[6:]))

@@ -63,6 +63,9 @@ def test_load_csv_and_json(tmp_path):
     j = tmp_path / "k.json"
     j.write_text(json.dumps({"n2": {"name": ["A B"], "patient_id": "P9"}}), encoding="utf-8")
     assert load_known_file(j)["n2"].patient_id == "P9"
+    c2 = tmp_path / "k2.csv"
+    c2.write_text("note_id,name,patient_id\nn3,Jane Doe,P-77\n", encoding="utf-8")
+    assert load_known_file(c2)["n3"].patient_id == "P-77"
     bad = tmp_path / "bad.csv"
     bad.write_text("id,name\n1,x\n", encoding="utf-8")
     with pytest.raises(InputError, match="note_id"):
