@@ -23,7 +23,7 @@ _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "VERBOSE": re.
           "DOTALL": re.DOTALL}
 _RULE_KEYS = {"name", "label", "pattern", "terms", "flags", "group", "score", "validator",
               "context", "lists", "not_lists", "vetoable", "case", "description", "examples",
-              "counterexamples"}
+              "counterexamples", "requires", "anchors"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’.\-]*[A-Za-z]|[A-Za-z]")
 
 
@@ -55,12 +55,15 @@ class Rule:
     group: str | int = 0
     terms: frozenset[str] | None = None
     terms_max_words: int = 1
+    terms_first: Mapping[str, int] = field(default_factory=dict)  # first token -> max tokens
     case: str = "any"  # for terms: any | title | upper
     validator: str | None = None
     context: Context | None = None
     lists: Mapping[str, frozenset[str]] = field(default_factory=dict)
     not_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)
     vetoable: bool = True
+    requires: tuple[str, ...] = ()  # lowercase substrings; the rule runs only if one occurs
+    anchors: tuple[str, ...] = ()  # lowercase prefixes; every match starts at one of them
 
     @property
     def source(self) -> str:
@@ -68,6 +71,8 @@ class Rule:
 
     # -- matching --------------------------------------------------------------------------
     def find(self, text: str, lower: str) -> Iterable[Span]:
+        if self.requires and not any(w in lower for w in self.requires):
+            return
         if self.regex is not None:
             yield from self._find_regex(text, lower)
         elif self.terms is not None:
@@ -98,34 +103,73 @@ class Rule:
         return Span(start, end, self.label, self.source, score)
 
     def _find_regex(self, text: str, lower: str) -> Iterable[Span]:
+        """Scan like ``finditer``, but after a rejected match (lists, validator, context) try
+        again one character later, so a rejected candidate never hides an overlapping hit.
+        With ``anchors`` the pattern is only tried where an anchor word starts."""
         assert self.regex is not None
-        for m in self.regex.finditer(text):
-            if not self._accept(m):
-                continue
-            s, e = m.span(self.group)
-            if s < 0:
-                continue
-            sp = self._emit(s, e, text, lower)
+        rx = self.regex
+        anchored = bool(self.anchors) and len(lower) == len(text)
+        starts: list[int] = []
+        if anchored:
+            found: set[int] = set()
+            for w in self.anchors:
+                i = lower.find(w)
+                while i >= 0:
+                    found.add(i)
+                    i = lower.find(w, i + 1)
+            starts = sorted(found)
+        k = 0
+        pos = 0
+        n = len(text)
+        while pos <= n:
+            if anchored:
+                while k < len(starts) and starts[k] < pos:
+                    k += 1
+                if k == len(starts):
+                    return
+                pos = starts[k]
+                m = rx.match(text, pos)
+                if m is None:
+                    pos += 1
+                    continue
+            else:
+                m = rx.search(text, pos)
+                if m is None:
+                    return
+            sp = self._span_of(m, text, lower)
             if sp is not None:
                 yield sp
+                pos = max(m.end(), m.start() + 1)
+            else:
+                pos = m.start() + 1
+
+    def _span_of(self, m: re.Match[str], text: str, lower: str) -> Span | None:
+        if not self._accept(m):
+            return None
+        s, e = m.span(self.group)
+        if s < 0:
+            return None
+        return self._emit(s, e, text, lower)
 
     def _find_terms(self, text: str, lower: str) -> Iterable[Span]:
         assert self.terms is not None
-        toks = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        toks, index = _tokens(text)
+        starts = sorted(i for w in index.keys() & self.terms_first.keys() for i in index[w])
         n = len(toks)
-        i = 0
-        while i < n:
-            hit = 0
-            for k in range(min(self.terms_max_words, n - i), 0, -1):
+        nxt = 0  # tokens before this index are inside an earlier hit
+        for i in starts:
+            if i < nxt:
+                continue
+            kmax = self.terms_first[toks[i][2]]
+            for k in range(min(kmax, n - i), 0, -1):
                 s, e = toks[i][0], toks[i + k - 1][1]
                 frag = text[s:e]
                 if _norm(frag) in self.terms and self._case_ok(frag):
                     sp = self._emit(s, e, text, lower)
                     if sp is not None:
                         yield sp
-                    hit = k
+                    nxt = i + k
                     break
-            i += hit or 1
 
     def _case_ok(self, frag: str) -> bool:
         if self.case == "title":
@@ -139,6 +183,37 @@ class Rule:
 
 def _norm(s: str) -> str:
     return " ".join(s.casefold().replace("’", "'").split())
+
+
+@lru_cache(maxsize=4)
+def _tokens(text: str) -> tuple[list[tuple[int, int, str]], dict[str, list[int]]]:
+    """Word tokens of ``text`` as (start, end, normalised token), and token -> positions.
+
+    Shared by all term rules. Tokens are ASCII letters and ``'’.-`` only, so lower() is
+    their casefold and no white space needs collapsing.
+    """
+    low = text.lower()
+    if len(low) != len(text):  # a character whose lower case is longer: take the slow path
+        toks = [(m.start(), m.end(), _norm(m.group())) for m in _WORD.finditer(text)]
+    else:
+        if "’" in low:
+            low = low.replace("’", "'")
+        words = _WORD.findall(low)
+        toks = [(*m.span(), w) for m, w in zip(_WORD.finditer(low), words, strict=True)]
+    index: dict[str, list[int]] = {}
+    for i, t in enumerate(toks):
+        index.setdefault(t[2], []).append(i)
+    return toks, index
+
+
+def _first_tokens(terms: frozenset[str]) -> dict[str, int]:
+    """Map each term's first word token to the most word tokens of a term starting with it."""
+    out: dict[str, int] = {}
+    for t in terms:
+        toks = [_norm(w) for w in _WORD.findall(t)]
+        if toks:
+            out[toks[0]] = max(out.get(toks[0], 0), len(toks))
+    return out
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -204,10 +279,20 @@ def _compile_rule(spec: Any, file: Path, index: int, labels: frozenset[str] | No
             raise RuleError(file, name, str(exc)) from None
         case = spec.get("case", "any")
         require(case in ("any", "title", "upper", "cap_or_upper"), file, name, f"unknown case {case!r}")
-        kw.update(terms=terms, terms_max_words=max(len(t.split()) for t in terms), case=case)
+        kw.update(terms=terms, terms_max_words=max(len(t.split()) for t in terms), case=case,
+                  terms_first=_first_tokens(terms))
+    req = spec.get("requires") or []
+    require(isinstance(req, list) and all(isinstance(w, str) and w for w in req), file, name,
+            "'requires' must be a list of non-empty strings")
+    anchors = spec.get("anchors") or []
+    require(isinstance(anchors, list) and all(isinstance(w, str) and w for w in anchors), file,
+            name, "'anchors' must be a list of non-empty strings")
+    require(not anchors or has_pat, file, name, "'anchors' need a 'pattern'")
     return Rule(name=name, label=label, file=str(file), score=float(score), validator=validator,
                 context=ctx, lists=lists, not_lists=not_lists,
-                vetoable=bool(spec.get("vetoable", True)), **kw)
+                vetoable=bool(spec.get("vetoable", True)),
+                requires=tuple(w.lower() for w in req),
+                anchors=tuple(w.lower() for w in anchors), **kw)
 
 
 def load_rule_file(path: str | Path, labels: frozenset[str] | None = None) -> list[Rule]:

@@ -47,6 +47,21 @@ def date(text: str) -> bool:
     return parse_date(text) is not None
 
 
+def date_any(text: str) -> bool:
+    """A calendar-valid date read month-first or day-first (``14.03.1962``)."""
+    return parse_date(text) is not None or parse_date(text, order="DMY") is not None
+
+
+def dea(text: str) -> bool:
+    """A DEA registration number: two letters, seven digits, the last a check digit."""
+    t = text.strip().upper()
+    if not re.fullmatch(r"[A-Z][A-Z9]\d{7}", t):
+        return False
+    d = [int(c) for c in t[2:]]
+    check = (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10
+    return check == d[6]
+
+
 def words_to_int(text: str) -> int | None:
     """'ninety-two' -> 92, '101' -> 101, 'one hundred and one' -> 101."""
     t = text.lower().replace("-", " ")
@@ -111,6 +126,8 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "luhn": luhn,
     "ssn": ssn,
     "date": date,
+    "date_any": date_any,
+    "dea": dea,
     "age_over_89": age_over_89,
     "ipv4": ipv4,
     "ipv6": ipv6,
