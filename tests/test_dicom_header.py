@@ -370,7 +370,8 @@ def test_real_pixels_module_is_called_through_the_interface(key):
     assert hasattr(pixels, "clean_pixels")
     ds = load("CT_small.dcm")  # CT: the pixel module decides whether OCR is needed
     out = deid(key, ds, ["clean_pixel_data"], pixel_options={"ocr": "never"})
-    assert out.pixel is not None and "113101" in codes(ds)
+    # nothing was examined, so Clean Pixel Data (113101) must not be claimed
+    assert out.pixel is not None and not out.pixel["scanned"] and "113101" not in codes(ds)
     with pytest.raises(DeidError, match="pixel cleaning"):
         deid(key, load("CT_small.dcm"), ["clean_pixel_data"], pixel_options={"nope": 1})
 

@@ -138,7 +138,9 @@ class DicomDeidentifier:
                          "masked_boxes": boxes if isinstance(boxes, int) else len(boxes),
                          "scanned": bool(getattr(res, "scanned", False)),
                          "scan_reason": str(getattr(res, "scan_reason", "") or "")}
-            applied.add("clean_pixel_data")
+            if out.pixel["scanned"] or out.pixel["masked_boxes"]:
+                # claim Clean Pixel Data (113101) only for pixels that were actually examined
+                applied.add("clean_pixel_data")
             return
         reason = guard.burned_in_risk(ds)
         if reason is None:
