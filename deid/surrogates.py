@@ -44,22 +44,27 @@ def _pick(key: Key, pool_name: str, purpose: str, original: str) -> str:
     return pick
 
 
-def keyed_chars(key: Key, purpose: str, original: str) -> str:
-    """Replace each digit and letter by a keyed one of the same kind and case."""
+def keyed_chars(key: Key, purpose: str, original: str, _attempt: int = 0) -> str:
+    """Replace each digit and letter by a keyed one of the same kind and case.
+
+    Letters outside ASCII become keyed ASCII letters; separators stay where they were.
+    """
     stream = key.digest(purpose, normalize(original)) + key.digest(purpose + "/more", normalize(original))
     out = []
     for i, ch in enumerate(original):
         b = stream[i % len(stream)] ^ (i // len(stream))
         if ch.isdigit():
             out.append(str(b % 10))
-        elif ch.isascii() and ch.isalpha():
+        elif ch.isalpha():
             c = string.ascii_lowercase[b % 26]
             out.append(c.upper() if ch.isupper() else c)
         else:
             out.append(ch)
     res = "".join(out)
     if res == original and any(c.isalnum() for c in original):
-        return keyed_chars(key, purpose + "/again", original)
+        if _attempt < 3:
+            return keyed_chars(key, purpose + "/again", original, _attempt + 1)
+        return "".join("X" if c.isalnum() else c for c in original)  # never leave it
     return res
 
 

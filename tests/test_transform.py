@@ -90,3 +90,13 @@ def test_bad_policy_names_file_and_rule(tmp_path):
     p.write_text("provenance: x\nactions:\n  NOT_A_LABEL: tag\n")
     with pytest.raises(RuleError, match="NOT_A_LABEL"):
         load_policy(p)
+
+
+@pytest.mark.parametrize("original", ["é", "Ж", "7", "ß", "·", "東京", "a"])
+def test_keyed_chars_always_changes_and_terminates(key, original):
+    from deid.surrogates import keyed_chars
+
+    out = keyed_chars(key, "id", original)
+    assert len(out) == len(original)
+    if any(c.isalnum() for c in original):
+        assert out != original
