@@ -103,7 +103,8 @@ class RunReport:
         }
         atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
-    def print_summary(self, stream: Any = sys.stderr) -> None:
+    def print_summary(self, stream: Any = None) -> None:
+        stream = stream or sys.stderr  # looked up now: tests and callers may swap sys.stderr
         parts = ", ".join(f"{v} {k}" for k, v in self.summary().items()) or "nothing to do"
         print(f"deid {self.command}: {parts}", file=stream)
         for i in self.items:
