@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from deid.errors import InputError
 
@@ -24,15 +24,19 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+@contextlib.contextmanager
+def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO[Any]]:
+    """Open ``path`` for writing so that readers see either nothing (or the old file) or the
+    whole new one: a temp file in the same folder, fsync, then rename. On error the temp file
+    is removed and ``path`` is untouched. Permissions follow the umask (mkstemp's are 0600)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what users expect of outputs
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        os.fchmod(fd, 0o666 & ~_umask())
+        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text
+              else os.fdopen(fd, "wb")) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
@@ -40,6 +44,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_open(path) as fh:
+        fh.write(data)
 
 
 def _umask() -> int:
@@ -131,7 +140,10 @@ def check_manifest(out_dir: Path, fingerprint: dict[str, str], overwrite: bool) 
 _WORKER_STATE: dict[str, Any] = {}
 
 
-def _init_worker(init: Callable[[], Any] | None) -> None:
+def _init_worker(init: Callable[[], Any] | None, threads: int) -> None:
+    # share the cores between workers instead of each running one thread per core
+    os.environ.setdefault("DEID_THREADS", str(threads))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     _WORKER_STATE["ctx"] = init() if init else None
 
 
@@ -167,7 +179,8 @@ def run_tasks(
                 bar.update(1)
             return
         mp_ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
-        with mp_ctx.Pool(workers, initializer=_init_worker, initargs=(init,)) as pool:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        with mp_ctx.Pool(workers, initializer=_init_worker, initargs=(init, threads)) as pool:
             for res in pool.imap_unordered(_call, ((fn, it) for it in items), chunksize=4):
                 yield res
                 bar.update(1)

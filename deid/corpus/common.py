@@ -11,10 +11,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -112,22 +109,11 @@ def load_label_map(scheme: str, path: str | None = None) -> LabelMap:
     return LabelMap(scheme, table, default)
 
 
-@contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[str]]:
-    """Write text to ``path`` atomically: nothing appears there unless the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def atomic_writer(path: Path) -> contextlib.AbstractContextManager[IO[str]]:
+    """Stream text to ``path`` atomically (``deid.batch.atomic_open``)."""
+    from deid.batch import atomic_open
+
+    return atomic_open(path, text=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
