@@ -4,7 +4,7 @@
 Usage: python scripts/build_dicom_table.py [SOURCE_JSON] [OUTPUT_YAML]
 
 The source is innolitics/dicom-standard ``standard/confidentiality_profile_attributes.json``
-(see /work/shared/dicom/README.md). The JSON itself is not part of this repository; the derived
+(see ../shared/dicom/README.md beside the checkout). The JSON itself is not part of this repository; the derived
 table is, with its provenance in the header. A few project additions (recall first: attributes
 that carry free text or names but are absent from Table E.1-1) are appended, marked
 ``source: project``.
@@ -20,7 +20,7 @@ from pathlib import Path
 from pydicom.datadict import keyword_for_tag
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SRC = Path("/work/shared/dicom/confidentiality_profile_attributes.json")
+DEFAULT_SRC = ROOT.parent / "shared" / "dicom" / "confidentiality_profile_attributes.json"
 DEFAULT_OUT = ROOT / "rules" / "dicom" / "actions.yaml"
 
 PROVENANCE = {

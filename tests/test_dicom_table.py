@@ -13,7 +13,7 @@ from deid.dicom.table import COMBINED, load_table, resolve_code
 from deid.errors import DeidError, RuleError
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = Path("/work/shared/dicom/confidentiality_profile_attributes.json")
+SOURCE = ROOT.parent / "shared" / "dicom" / "confidentiality_profile_attributes.json"  # beside the checkout
 
 
 def test_table_loads_with_all_rows_and_provenance():
