@@ -179,7 +179,9 @@ def run_tasks(
                 bar.update(1)
             return
         mp_ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
-        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        affinity = getattr(os, "sched_getaffinity", None)  # absent on macOS
+        cpus = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+        threads = max(1, cpus // workers)
         with mp_ctx.Pool(workers, initializer=_init_worker, initargs=(init, threads)) as pool:
             for res in pool.imap_unordered(_call, ((fn, it) for it in items), chunksize=4):
                 yield res

@@ -8,6 +8,7 @@ Known spans are never vetoed by allow-lists.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -153,7 +154,7 @@ def _number_variants(value: str) -> set[str]:
 
 def _date_variants(value: str) -> set[str]:
     v = value.strip()
-    p = parse_date(v) if not re.fullmatch(r"\d{8}", v) else parse_date(v)
+    p = parse_date(v)
     if p is None or p.year is None or p.month is None or p.day is None:
         return {_flex(v)}
     y, m, d = p.year, p.month, p.day
@@ -182,12 +183,12 @@ def load_known_file(path: str | Path, id_field: str = "note_id") -> dict[str, Kn
     """
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = p.read_text(encoding="utf-8-sig")  # spreadsheets often write a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read known-identifiers file {p}: {type(exc).__name__}") from None
     out: dict[str, Known] = {}
     if p.suffix.lower() == ".csv":
-        reader = csv.reader(raw.splitlines())
+        reader = csv.reader(io.StringIO(raw, newline=""))  # quoted fields may hold newlines
         header = next(reader, None)
         if not header or id_field not in header:
             raise InputError(f"{p}: CSV needs a column named {id_field!r}")

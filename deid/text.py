@@ -108,7 +108,7 @@ class Deidentifier:
             spans = self.rules.detect(text) + list(nsp)
             spans = [s for s in spans if s.score >= min_score]
             spans = veto(spans, self.rules.allow_spans(text), vetoers, self._vetoable)
-            if known:
+            if known is not None:
                 spans += known.detect(text)
             out.append(resolve(spans, self.labels.priority))
         return out
@@ -138,7 +138,8 @@ class Deidentifier:
         for text, spans, known, patient, doc_id in zip(
             texts, self.detect_batch(texts, knowns), knowns, patients, doc_ids, strict=True
         ):
-            who = patient or (known.patient_id if known else None) or (f"doc:{doc_id}" if doc_id else "")
+            who = patient or (known.patient_id if known is not None else None) or (
+                f"doc:{doc_id}" if doc_id else "")
             new, changes, maps = apply(text, spans, self.policy, self.key, who)
             results.append(TextResult(new, spans, changes, maps))
         return results

@@ -71,6 +71,8 @@ def read_jsonl(path: Path, id_field: str, text_field: str, encoding: str | None,
             if isinstance(raw, bytes):
                 try:
                     raw = raw.decode(encoding or "utf-8")
+                    if ln == 1:
+                        raw = raw.removeprefix("\ufeff")
                 except UnicodeDecodeError as exc:
                     yield BadNote(line_id, f"cannot decode line at byte {exc.start}")
                     continue
@@ -104,8 +106,10 @@ def read_csv(path: Path, id_field: str, text_field: str, encoding: str | None,
     csv.field_size_limit(max(max_bytes, 1 << 20))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None or text_field not in reader.fieldnames:
-        cols = ", ".join(reader.fieldnames or [])
-        yield BadNote(path.name, f"CSV has no column {text_field!r} (columns: {cols})")
+        # never quote the first row: without a header it is a record (id and note text)
+        n = len(reader.fieldnames or [])
+        yield BadNote(path.name, f"CSV has no column {text_field!r} in its first row ({n} fields); "
+                                 "set --text-field / --id-field")
         return
     try:
         for i, row in enumerate(reader, start=1):

@@ -12,7 +12,8 @@ from deid.policy import Policy
 from deid.span import Span
 from deid.surrogates import NAME_LABELS, keyed_chars, surrogate
 
-_YEAR_ONLY = re.compile(r"\s*(?:in\s+)?['’]?(?:1[89]|2[01])?\d{2}s?\s*", re.IGNORECASE)
+# a year alone: 1998, '98, the 1990s, '90s (a bare two-digit number is not taken for a year)
+_YEAR_ONLY = re.compile(r"\s*(?:in\s+)?(?:(?:1[89]|2[01])\d{2}s?|['’]\d{2}s?|\d{2}s)\s*", re.IGNORECASE)
 _AGE_NUM = re.compile(r"\d+(?:\.\d+)?")
 _AGE_WORDS = re.compile(
     r"(?i)\b(?:(?:one\s+)?hundred(?:\s+and)?[\s-]*)?(?:ninety|one\s+hundred|hundred)(?:[\s-]+\w+)?"

@@ -245,3 +245,30 @@ def test_notes_and_dicom_share_the_patient_date_shift(tmp_path, key_file):
     text = (tmp_path / "notes_out" / "n1.txt").read_text()
     m, d, y = text.split("on ")[1].strip(" .\n").split("/")
     assert date(int(y), int(m), int(d)) == date(int(shifted[:4]), int(shifted[4:6]), int(shifted[6:]))
+
+
+def test_review_fixes_patient_only_known_bom_dry_run_and_csv_reason(tmp_path, key_file, capsys):
+    # a known entry with only patient_id still keys the date shift
+    notes = tmp_path / "n"
+    notes.mkdir()
+    (notes / "a.txt").write_text("Seen on 03/14/2020.\n")
+    (notes / "b.txt").write_text("Seen on 03/14/2020.\n")
+    known = tmp_path / "k.json"
+    known.write_text('\ufeff{"a": {"patient_id": "P1"}, "b": {"patient_id": "P1"}}', encoding="utf-8")
+    assert run_text(notes, tmp_path / "o", key_file, "--known", str(known)) == 0
+    assert (tmp_path / "o" / "a.txt").read_text() == (tmp_path / "o" / "b.txt").read_text()
+    # a dry run writes neither the crosswalk nor the audit
+    cw, audit = tmp_path / "cw.sqlite", tmp_path / "audit.jsonl"
+    assert run_text(notes, tmp_path / "o2", key_file, "--dry-run", "--crosswalk", str(cw),
+                    "--audit", str(audit)) == 0
+    assert not cw.exists() and not audit.exists() and not (tmp_path / "o2").exists()
+    # a JSONL file with a byte-order mark keeps its first record
+    src = tmp_path / "bom.jsonl"
+    src.write_bytes("\ufeff".encode() + json.dumps({"id": "x", "text": "Dr. Whitcombe"}).encode() + b"\n")
+    assert run_text(src, tmp_path / "bom.out.jsonl", key_file) == 0
+    # a CSV without a header row: the reason never quotes the first record
+    bad = tmp_path / "nohdr.csv"
+    bad.write_text("17,Rosalind Okafor seen today\n")
+    assert run_text(bad, tmp_path / "nohdr.out.csv", key_file) == 1
+    report = (tmp_path / "nohdr.out.csv.report.json").read_text()
+    assert "Okafor" not in report and "Okafor" not in capsys.readouterr().err

@@ -101,13 +101,16 @@ def _file_task(engine: Any, task: dict[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         return {**res, "status": "failed", "reason": str(exc)}
     known = task.get("known")
-    if known is None and task.get("sidecar"):
+    if task.get("sidecar"):  # the sidecar adds to what --known says about this note
         try:
-            sc = json.loads(Path(task["sidecar"]).read_text(encoding="utf-8"))
-            known = Known.from_mapping(sc)
+            sc = json.loads(Path(task["sidecar"]).read_text(encoding="utf-8-sig"))
+            known = Known.from_mapping(sc).merged(known)
         except (OSError, ValueError, InputError) as exc:
             return {**res, "status": "failed", "reason": f"bad sidecar {SIDE_CAR}: {type(exc).__name__}"}
-    out = engine.deidentify(text, known=known, doc_id=rel)
+    try:
+        out = engine.deidentify(text, known=known, doc_id=rel)
+    except Exception as exc:  # noqa: BLE001 - one bad note must not stop the batch
+        return {**res, "status": "failed", "reason": f"de-identification failed ({type(exc).__name__})"}
     if not task["dry_run"]:
         atomic_write_text(dst, out.text, encoding="utf-8")
     return {**res, "status": "ok", **_audit(out), "mappings": out.mappings if task["crosswalk"] else []}
@@ -118,7 +121,11 @@ def _audit(out: Any) -> dict[str, Any]:
 
 
 def _note_task(engine: Any, task: dict[str, Any]) -> dict[str, Any]:
-    out = engine.deidentify(task["text"], known=task.get("known"), doc_id=task["id"])
+    try:
+        out = engine.deidentify(task["text"], known=task.get("known"), doc_id=task["id"])
+    except Exception as exc:  # noqa: BLE001 - one bad record must not stop the batch
+        return {"index": task["index"], "id": task["id"], "status": "failed",
+                "reason": f"de-identification failed ({type(exc).__name__})"}
     return {"index": task["index"], "id": task["id"], "status": "ok", "text": out.text,
             **_audit(out), "mappings": out.mappings if task["crosswalk"] else []}
 
@@ -140,9 +147,12 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)  # validate before any work
     report.settings = {"policy": policy.name, "key": key.fingerprint(), "format": fmt}
     if fmt in ("stdin", "file"):
-        return _run_single(args, inp, init)
+        return _run_single(args, inp, init, known_map)
     if fmt == "txt":
-        code = _run_folder(args, inp, outp, key, known_map, init, report, policy.name)
+        import hashlib
+
+        policy_id = f"{policy.name}:{hashlib.sha256(Path(policy.file).read_bytes()).hexdigest()[:16]}"
+        code = _run_folder(args, inp, outp, key, known_map, init, report, policy_id)
         default_report = outp / ".deid-report.json"
     else:
         code = _run_records(args, inp, outp, fmt, known_map, init, report, key)
@@ -154,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _run_single(args: argparse.Namespace, inp: Path, init: Any) -> int:
+def _run_single(args: argparse.Namespace, inp: Path, init: Any, km: dict[str, Known]) -> int:
     """One note from stdin or a single file, to stdout or a file."""
     name = "stdin" if str(inp) == "-" else inp.name
     try:
@@ -169,10 +179,7 @@ def _run_single(args: argparse.Namespace, inp: Path, init: Any) -> int:
         print(f"deid: {out_path} exists; skipped (use --overwrite)", file=sys.stderr)
         return 0
     engine = init()
-    known = None
-    if args.known:
-        km = load_known_file(args.known)
-        known = km.get("-") or (next(iter(km.values())) if len(km) == 1 else None)
+    known = km.get("-") if "-" in km else (next(iter(km.values())) if len(km) == 1 else None)
     out = engine.deidentify(text, known=known, doc_id=name)
     if args.dry_run:
         for c in out.changes:
@@ -186,8 +193,17 @@ def _run_single(args: argparse.Namespace, inp: Path, init: Any) -> int:
     return 0
 
 
+def _previous_run_clean(report_path: Path) -> bool:
+    try:
+        summary = json.loads(report_path.read_text(encoding="utf-8")).get("summary", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return not summary.get("failed")
+
+
 def _known_for(known_map: dict[str, Known], nid: str) -> Known | None:
-    return known_map.get(nid) or known_map.get(Path(nid).name)
+    found = known_map.get(nid)
+    return found if found is not None else known_map.get(Path(nid).name)
 
 
 def _write_audit(path: str | None, recs: list[dict[str, Any]], key: Key | None = None) -> None:
@@ -242,8 +258,9 @@ def _run_folder(args: argparse.Namespace, inp: Path, outp: Path, key: Key,
         results.append(res)
         extra = {"counts": res["counts"]} if res["status"] == "ok" else {}
         report.add(res["input"], res["status"], res.get("reason"), **extra)
-    _write_audit(args.audit, results, key)
-    _write_crosswalk(args.crosswalk, results)
+    if not args.dry_run:  # a dry run writes nothing, the crosswalk least of all
+        _write_audit(args.audit, results, key)
+        _write_crosswalk(args.crosswalk, results)
     return 0 if report.ok else 1
 
 
@@ -251,7 +268,9 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
                  known_map: dict[str, Known], init: Any, report: RunReport, key: Key) -> int:
     from deid.textio import read_csv, read_jsonl
 
-    if outp.exists() and not args.overwrite and not args.dry_run:
+    last_report = Path(args.report) if args.report else Path(str(outp) + ".report.json")
+    # skip a finished file, but redo one whose last run left failed records rather than hide them
+    if outp.exists() and not args.overwrite and not args.dry_run and _previous_run_clean(last_report):
         report.add(inp.name, "skipped", "output exists (rerun with --overwrite to redo)")
         return 0
     reader = (read_jsonl(inp, args.id_field, args.text_field, args.encoding, args.max_bytes)
@@ -270,11 +289,17 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
     results = sorted(run_tasks(tasks, _note_task, init, args.workers, "deid text", len(tasks),
                                show_progress(args)), key=lambda r: r["index"])
     for r in results:
-        report.add(f"{inp.name}: {r['id']}", "ok", counts=r["counts"])
+        if r["status"] == "ok":
+            report.add(f"{inp.name}: {r['id']}", "ok", counts=r["counts"])
+        else:
+            report.add(f"{inp.name}: {r['id']}", "failed", r["reason"])
+    ok_results = [r for r in results if r["status"] == "ok"]
     keep = [f for f in args.keep_fields.split(",") if f]
     if not args.dry_run:
         rows = []
         for note, r in zip(notes, results, strict=True):
+            if r["status"] != "ok":
+                continue  # never copy a record through that could not be made safe
             rec = {args.id_field: note.id, args.text_field: r["text"]}
             for f in keep:
                 if note.record and f in note.record:
@@ -289,6 +314,7 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
             w.writerows(rows)
             data = buf.getvalue()
         atomic_write_bytes(outp, data.encode("utf-8"))
-    _write_audit(args.audit, results, key)
-    _write_crosswalk(args.crosswalk, results)
+    if not args.dry_run:
+        _write_audit(args.audit, ok_results, key)
+        _write_crosswalk(args.crosswalk, ok_results)
     return 0 if report.ok else 1

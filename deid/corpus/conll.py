@@ -90,7 +90,7 @@ def _to_doc(path: Path, doc_id: str, rows: list[tuple[int, str]]) -> Document:
                     spans.append(Span(cur[0], cur[1], cur[2], "gold"))
                 cur = (start, end, label)
         else:
-            raise DocumentError(f"{where}: tag {tag!r} is not O, B-X or I-X")
+            raise DocumentError(f"{where}: the tag column is not O, B-X or I-X (offset {start})")
         parts.append(tok)
         pos = end
     if cur:

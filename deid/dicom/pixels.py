@@ -140,7 +140,12 @@ def _decode_frame(ds: Any, g: _Geom, index: int) -> np.ndarray:
     try:
         arr = pixel_array(ds, index=index if g.frames > 1 else None)
     except Exception as exc:  # codec errors come in many types; keep each plugin's line
-        msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())[:600]
+        # keep only the library's install hints (they name the codec plugin), never other text
+        msg = "; ".join(line.strip() for line in str(exc).splitlines()
+                        if re.search(r"(?i)\b(install|plugin|package|not available|"
+                                     r"no (?:pixel data )?handler|decoder)", line)
+                        or re.match(r"\s*(pylibjpeg|gdcm|pillow|pyjpegls|pylibjpeg-\w+|numpy)\b",
+                                    line))[:600]
         raise PixelError(f"cannot decode frame {index} ({g.ts.name}): "
                          f"{type(exc).__name__}: {msg}") from None
     if g.frames > 1 and arr.ndim == (4 if g.spp == 3 else 3):
@@ -676,9 +681,8 @@ def clean_pixels(ds: Any, known: Any = None, mode: str = DEFAULT_MODE,
         return PixelOutcome(ok=False, reason=str(exc),
                             scan_reason=locals().get("scan_reason", "") or "")
     except Exception as exc:  # never pass an unscanned image as clean
-        first = (str(exc).splitlines() or [""])[0][:200]
-        return PixelOutcome(ok=False, reason=f"pixel cleaning failed: {type(exc).__name__}: "
-                                             f"{first}")
+        # type only: the message could quote OCR text or header values
+        return PixelOutcome(ok=False, reason=f"pixel cleaning failed: {type(exc).__name__}")
 
 
 def _clean(ds: Any, g: _Geom, known: Any, mode: str, opts: dict[str, Any], rules: RegionRules,
