@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from deid.dicom.header import HeaderEngine
 from deid.dicom.identifiers import collect
 from deid.dicom.values import DUMMY_TEXT
 
+# unkeyed hashes of short values (names, dates) can be reversed by guessing: salt them
+_SALT = os.urandom(16)
 MIN_CHARS = 4
 MIN_BYTES = 8
 IGNORE_PREFIXES = ("1.2.840.10008.",)  # well-known DICOM UIDs (SOP classes, syntaxes)
@@ -39,7 +42,7 @@ CLEANED_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS"})
 class Leak:
     path: str
     where: str  # "dataset" or "bytes"
-    value_hash: str  # sha256 prefix of the value (no value)
+    value_hash: str  # salted sha256 prefix of the value (no value; the salt is per process)
 
 
 def _walk(ds: Dataset, path: str = "") -> Iterator[tuple[str, DataElement]]:
@@ -141,7 +144,7 @@ def find_leaks(original: Dataset, output_path: str, engine: HeaderEngine,
         for v in sorted(values):
             if v.upper() in skip or v.upper() in own:
                 continue
-            h = hashlib.sha256(v.encode("utf-8", "replace")).hexdigest()[:12]
+            h = hashlib.sha256(_SALT + v.encode("utf-8", "replace")).hexdigest()[:12]
             if v.lower() in out_text:
                 leaks.append(Leak(path, "dataset", h))
                 continue
