@@ -74,13 +74,14 @@ def load_policy(policy: str | Path | None = None) -> Policy:
         require(k in _OPTION_DEFAULTS, p, k, f"unknown option; known: {sorted(_OPTION_DEFAULTS)}")
         opts[k] = v
     rng = opts["date_shift_days"]
-    require(isinstance(rng, list) and len(rng) == 2 and 0 < int(rng[0]) <= int(rng[1]), p,
-            "date_shift_days", "must be [min, max] with 0 < min <= max")
+    require(isinstance(rng, list) and len(rng) == 2 and all(isinstance(x, int) for x in rng)
+            and 0 < rng[0] <= rng[1], p, "date_shift_days",
+            "must be [min, max] whole days with 0 < min <= max")
     require(opts["date_order"] in ("MDY", "DMY"), p, "date_order", "must be MDY or DMY")
     fmt = str(opts["tag_format"])
     try:
         fmt.format(tag="X", label="X", num=1, n=1)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         raise RuleError(p, "tag_format", "may use only {tag}, {label}, {num} and {n}") from None
     require(all(s in ("rule", "ner") for s in opts["allow_vetoes"]), p, "allow_vetoes",  # type: ignore[union-attr]
             "may list only 'rule' and 'ner' (known identifiers are never vetoed)")

@@ -272,3 +272,26 @@ def test_review_fixes_patient_only_known_bom_dry_run_and_csv_reason(tmp_path, ke
     assert run_text(bad, tmp_path / "nohdr.out.csv", key_file) == 1
     report = (tmp_path / "nohdr.out.csv.report.json").read_text()
     assert "Okafor" not in report and "Okafor" not in capsys.readouterr().err
+
+
+def test_jsonl_to_stdout_and_detect_reads_sidecars(tmp_path, key_file, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "n1", "text": note_text(PHI["a"])}) + "\n")
+    assert run_text(src, "-", key_file, "--known", str(_known_json_for(tmp_path, "n1"))) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["id"] == "n1" and "Okafor" not in out
+    assert not Path("-").exists()
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "z.txt").write_text("Zebulon Quaxley called about his refill.\n")
+    (folder / "z.known.json").write_text(json.dumps({"name": "Zebulon Quaxley"}))
+    pred = tmp_path / "pred.jsonl"
+    assert main(["detect", str(folder), "--out", str(pred), "--ner", "off", "--no-progress"]) == 0
+    spans = json.loads(pred.read_text())["spans"]
+    assert any(s["source"].startswith("known:") for s in spans)
+
+
+def _known_json_for(tmp_path: Path, nid: str) -> Path:
+    p = tmp_path / "known_ids.json"
+    p.write_text(json.dumps({nid: {"name": PHI["a"]["name"], "mrn": PHI["a"]["mrn"]}}))
+    return p

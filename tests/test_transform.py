@@ -100,3 +100,11 @@ def test_keyed_chars_always_changes_and_terminates(key, original):
     assert len(out) == len(original)
     if any(c.isalnum() for c in original):
         assert out != original
+
+
+@pytest.mark.parametrize(("opt", "value"), [("date_shift_days", "[a, b]"), ("tag_format", "'[{tag.x}]'")])
+def test_bad_policy_options_name_the_option(tmp_path, opt, value):
+    p = tmp_path / "p.yaml"
+    p.write_text(f"provenance: x\noptions:\n  {opt}: {value}\n")
+    with pytest.raises(RuleError, match=opt):
+        load_policy(p)

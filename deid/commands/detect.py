@@ -10,10 +10,17 @@ from typing import Any
 
 from deid.batch import RunReport, atomic_write_text, run_tasks
 from deid.commands.common import show_progress
-from deid.commands.text import add_common_text_args, input_format, make_engine, ner_arg
+from deid.commands.text import (
+    SIDE_CAR,
+    _known_for,
+    add_common_text_args,
+    input_format,
+    make_engine,
+    ner_arg,
+)
 from deid.errors import InputError
 from deid.key import Key
-from deid.known import load_known_file
+from deid.known import Known, load_known_file
 from deid.textio import BadNote, decode, iter_txt_folder, note_id, read_csv, read_jsonl
 
 
@@ -50,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
             nid = note_id(inp, src)
             try:
                 notes.append((nid, decode(src.read_bytes(), args.encoding, args.max_bytes)))
+                sidecar = src.with_name(src.stem + SIDE_CAR)
+                if sidecar.exists():  # as in deid text: the sidecar adds to --known
+                    sc = Known.from_mapping(json.loads(sidecar.read_text(encoding="utf-8-sig")))
+                    known_map[nid] = sc.merged(_known_for(known_map, nid))
             except (OSError, ValueError) as exc:
                 report.add(nid, "failed", str(exc) if isinstance(exc, ValueError) else exc.strerror)
     elif fmt in ("jsonl", "csv"):
@@ -63,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise InputError("deid detect reads a folder of .txt notes, a JSONL or a CSV file")
     init = partial(make_engine, args.policy, Key.random().secret, ner_arg(args.ner), args.device)
-    tasks = [{"index": i, "id": nid, "text": t, "known": known_map.get(nid)}
+    tasks = [{"index": i, "id": nid, "text": t, "known": _known_for(known_map, nid)}
              for i, (nid, t) in enumerate(notes)]
     results = sorted(run_tasks(tasks, _detect, init, args.workers, "deid detect", len(tasks),
                                show_progress(args)), key=lambda r: r["index"])

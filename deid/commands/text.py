@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         code = _run_records(args, inp, outp, fmt, known_map, init, report, key)
         default_report = Path(str(outp) + ".report.json")
     report_path = Path(args.report) if args.report else default_report
-    if not args.dry_run or args.report:
+    if (not args.dry_run and str(outp) != "-") or args.report:
         report.write(report_path)
     report.print_summary()
     return code
@@ -313,7 +313,11 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
             w.writeheader()
             w.writerows(rows)
             data = buf.getvalue()
-        atomic_write_bytes(outp, data.encode("utf-8"))
+        if str(outp) == "-":
+            sys.stdout.write(data)
+            sys.stdout.flush()
+        else:
+            atomic_write_bytes(outp, data.encode("utf-8"))
     if not args.dry_run:
         _write_audit(args.audit, ok_results, key)
         _write_crosswalk(args.crosswalk, ok_results)
