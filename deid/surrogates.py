@@ -68,6 +68,16 @@ def keyed_chars(key: Key, purpose: str, original: str, _attempt: int = 0) -> str
     return res
 
 
+def _first_name_pool(word: str) -> str:
+    """A first name keeps its gender: girls' names map to girls' names, boys' to boys'."""
+    w = word.casefold()
+    if w in load_wordlist("female_first_names"):
+        return "female_first_names"
+    if w in load_wordlist("male_first_names"):
+        return "male_first_names"
+    return "first_names"
+
+
 def name_surrogate(key: Key, original: str) -> str:
     first = load_wordlist("first_names")
 
@@ -79,7 +89,7 @@ def name_surrogate(key: Key, original: str) -> str:
         if len(w) == 1:  # an initial
             letter = string.ascii_uppercase[key.integer("initial", lw) % 26]
             return letter if w.isupper() else letter.lower()
-        pool = "first_names" if lw in first else "surnames"
+        pool = _first_name_pool(lw) if lw in first else "surnames"
         return match_case(w, _pick(key, pool, "name", w))
 
     return _WORD.sub(repl, original)

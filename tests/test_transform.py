@@ -108,3 +108,14 @@ def test_bad_policy_options_name_the_option(tmp_path, opt, value):
     p.write_text(f"provenance: x\noptions:\n  {opt}: {value}\n")
     with pytest.raises(RuleError, match=opt):
         load_policy(p)
+
+
+def test_first_name_surrogates_keep_gender(key):
+    from deid.rulefile import load_wordlist
+    from deid.surrogates import name_surrogate
+
+    female, male = load_wordlist("female_first_names"), load_wordlist("male_first_names")
+    for name in ("Stella", "Margaret", "Brenda"):
+        assert name_surrogate(key, name).casefold() in female
+    for name in ("George", "Harold", "Kevin"):
+        assert name_surrogate(key, name).casefold() in male
