@@ -109,6 +109,16 @@ def load_label_map(scheme: str, path: str | None = None) -> LabelMap:
     return LabelMap(scheme, table, default)
 
 
+def corpus_files(path: Path, ext: str) -> list[Path]:
+    """A file itself, or the sorted ``*.ext`` files of a folder (an empty folder is an error)."""
+    if path.is_dir():
+        found = sorted(p for p in path.glob(f"*.{ext}") if p.is_file())
+        if not found:
+            raise DocumentError(f"{path}: folder holds no *.{ext} files")
+        return found
+    return [path]
+
+
 def atomic_writer(path: Path) -> contextlib.AbstractContextManager[IO[str]]:
     """Stream text to ``path`` atomically (``deid.batch.atomic_open``)."""
     from deid.batch import atomic_open

@@ -16,24 +16,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from deid.corpus.common import Item, check_overlap, check_text, load_label_map
+from deid.corpus.common import Item, check_overlap, check_text, corpus_files, load_label_map
 from deid.corpus.document import Document, DocumentError
 from deid.span import Span
 
 _CDATA = re.compile(r"<TEXT>\s*<!\[CDATA\[(.*?)\]\]>\s*</TEXT>", re.DOTALL)
 
 
-def files(path: Path) -> list[Path]:
-    if path.is_dir():
-        found = sorted(p for p in path.glob("*.xml") if p.is_file())
-        if not found:
-            raise DocumentError(f"{path}: folder holds no *.xml files")
-        return found
-    return [path]
-
-
 def read(path: Path) -> Iterator[Item]:
-    for f in files(Path(path)):
+    for f in corpus_files(Path(path), "xml"):
         try:
             yield read_file(f)
         except DocumentError as exc:

@@ -10,21 +10,12 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from deid.corpus.common import Item, atomic_writer, check_overlap, check_text
+from deid.corpus.common import Item, atomic_writer, check_overlap, check_text, corpus_files
 from deid.corpus.document import Document, DocumentError
 
 
-def files(path: Path) -> list[Path]:
-    if path.is_dir():
-        found = sorted(p for p in path.glob("*.jsonl") if p.is_file())
-        if not found:
-            raise DocumentError(f"{path}: folder holds no *.jsonl files")
-        return found
-    return [path]
-
-
 def read(path: Path) -> Iterator[Item]:
-    for f in files(Path(path)):
+    for f in corpus_files(Path(path), "jsonl"):
         yield from _read_file(f)
 
 
