@@ -183,9 +183,7 @@ def test_stdin_to_stdout(tmp_path, key_file, monkeypatch, capsys):
 
 
 def _known_json(tmp_path: Path) -> Path:
-    p = tmp_path / "known.json"
-    p.write_text(json.dumps({"-": {"name": PHI["a"]["name"], "mrn": PHI["a"]["mrn"]}}))
-    return p
+    return _known_json_for(tmp_path, "-")
 
 
 def test_crosswalk_only_when_asked(tmp_path, key_file):

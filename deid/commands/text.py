@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import sys
@@ -149,8 +150,6 @@ def run(args: argparse.Namespace) -> int:
     if fmt in ("stdin", "file"):
         return _run_single(args, inp, init, known_map)
     if fmt == "txt":
-        import hashlib
-
         policy_id = f"{policy.name}:{hashlib.sha256(Path(policy.file).read_bytes()).hexdigest()[:16]}"
         code = _run_folder(args, inp, outp, key, known_map, init, report, policy_id)
         default_report = outp / ".deid-report.json"
