@@ -12,9 +12,9 @@ from deid.batch import RunReport, atomic_write_text, run_tasks
 from deid.commands.common import show_progress
 from deid.commands.text import (
     SIDE_CAR,
-    _known_for,
     add_common_text_args,
     input_format,
+    known_for,
     make_engine,
     ner_arg,
 )
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 sidecar = src.with_name(src.stem + SIDE_CAR)
                 if sidecar.exists():  # as in deid text: the sidecar adds to --known
                     sc = Known.from_mapping(json.loads(sidecar.read_text(encoding="utf-8-sig")))
-                    known_map[nid] = sc.merged(_known_for(known_map, nid))
+                    known_map[nid] = sc.merged(known_for(known_map, nid))
             except (OSError, ValueError) as exc:
                 report.add(nid, "failed", str(exc) if isinstance(exc, ValueError) else exc.strerror)
     elif fmt in ("jsonl", "csv"):
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise InputError("deid detect reads a folder of .txt notes, a JSONL or a CSV file")
     init = partial(make_engine, args.policy, Key.random().secret, ner_arg(args.ner), args.device)
-    tasks = [{"index": i, "id": nid, "text": t, "known": _known_for(known_map, nid)}
+    tasks = [{"index": i, "id": nid, "text": t, "known": known_for(known_map, nid)}
              for i, (nid, t) in enumerate(notes)]
     results = sorted(run_tasks(tasks, _detect, init, args.workers, "deid detect", len(tasks),
                                show_progress(args)), key=lambda r: r["index"])

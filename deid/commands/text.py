@@ -200,7 +200,7 @@ def _previous_run_clean(report_path: Path) -> bool:
     return not summary.get("failed")
 
 
-def _known_for(known_map: dict[str, Known], nid: str) -> Known | None:
+def known_for(known_map: dict[str, Known], nid: str) -> Known | None:
     found = known_map.get(nid)
     return found if found is not None else known_map.get(Path(nid).name)
 
@@ -247,7 +247,7 @@ def _run_folder(args: argparse.Namespace, inp: Path, outp: Path, key: Key,
             continue
         sidecar = src.with_name(src.stem + SIDE_CAR)
         tasks.append({"id": nid, "rel": rel, "src": str(src), "dst": str(dst),
-                      "known": _known_for(known_map, nid),
+                      "known": known_for(known_map, nid),
                       "sidecar": str(sidecar) if sidecar.exists() else None,
                       "encoding": args.encoding, "max_bytes": args.max_bytes,
                       "dry_run": args.dry_run, "crosswalk": bool(args.crosswalk)})
@@ -283,7 +283,7 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
             notes.append(item)
     if fmt == "csv" and not notes and not report.ok:
         return 1
-    tasks = [{"index": i, "id": n.id, "text": n.text, "known": _known_for(known_map, n.id),
+    tasks = [{"index": i, "id": n.id, "text": n.text, "known": known_for(known_map, n.id),
               "crosswalk": bool(args.crosswalk)} for i, n in enumerate(notes)]
     results = sorted(run_tasks(tasks, _note_task, init, args.workers, "deid text", len(tasks),
                                show_progress(args)), key=lambda r: r["index"])
