@@ -38,6 +38,12 @@ def test_window_cores_partition_tokens(n, max_len, data):
         assert w.end - w.start <= max_len - 2
         covered += range(w.core_start, w.core_end)
     assert covered == list(range(n))
+    # the fewest windows, all of one width, neighbours overlapping by at least the stride
+    size = max_len - 2
+    assert len(wins) == (0 if n == 0 else 1 if n <= size else -(-(n - stride) // (size - stride)))
+    assert len({w.end - w.start for w in wins}) <= 1
+    for a, b in zip(wins, wins[1:], strict=False):
+        assert a.end - b.start >= stride and a.start < b.start
 
 
 def test_window_rejects_bad_settings():

@@ -81,7 +81,13 @@ def _from_encoding(text: str, e: object) -> Encoded:
 
 
 def plan_windows(n: int, max_length: int, stride: int) -> list[Window]:
-    """Windows over ``n`` content tokens: ``max_length - 2`` tokens each, ``stride`` overlap."""
+    """The fewest windows of at most ``max_length - 2`` content tokens covering ``n`` tokens.
+
+    Consecutive windows overlap by at least ``stride`` tokens. All windows of a text have the
+    same width (the text is split evenly rather than leaving a short last window), so batches
+    of windows from many texts carry little padding. Each token's prediction comes from the
+    window where it is most central: the overlap is split at its middle.
+    """
     size = max_length - 2
     if size < 2:
         raise ValueError("max_length must be at least 4")
@@ -89,19 +95,15 @@ def plan_windows(n: int, max_length: int, stride: int) -> list[Window]:
         raise ValueError("stride must be >= 0 and smaller than max_length - 2")
     if n == 0:
         return []
-    step = size - stride
-    starts = [0]
-    while starts[-1] + size < n:
-        starts.append(starts[-1] + step)
-    wins: list[Window] = []
-    lo_half, hi_half = stride // 2, stride - stride // 2
-    for k, s in enumerate(starts):
-        e = min(s + size, n)
-        last = k == len(starts) - 1
-        cs = s + (lo_half if k > 0 else 0)
-        ce = e if last else e - hi_half
-        wins.append(Window(s, e, cs, ce))
-    return wins
+    if n <= size:
+        return [Window(0, n, 0, n)]
+    k = -(-(n - stride) // (size - stride))  # k windows cover k * (size - stride) + stride tokens
+    width = -(-(n + (k - 1) * stride) // k)  # <= size; width - stride >= every step below
+    starts = [j * (n - width) // (k - 1) for j in range(k)]
+    ends = [s + width for s in starts]
+    cuts = [(starts[j + 1] + ends[j]) // 2 for j in range(k - 1)]  # middle of each overlap
+    bounds = [0, *cuts, n]
+    return [Window(starts[j], ends[j], bounds[j], bounds[j + 1]) for j in range(k)]
 
 
 def bio_labels(entities: Sequence[str]) -> list[str]:
