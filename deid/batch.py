@@ -160,31 +160,51 @@ def run_tasks(
     desc: str = "deid",
     total: int | None = None,
     progress: bool = True,
+    chunk: int | None = None,
 ) -> Iterator[R]:
     """Apply ``fn(ctx, item)`` to every item; ``ctx = init()`` once per process.
 
     With ``workers > 1`` a process pool is used (``fn`` and ``init`` must be picklable,
     module-level functions). Results come back in completion order. A progress bar goes to
-    stderr when it is a terminal or when ``progress`` is forced.
+    stderr when it is a terminal or when ``progress`` is forced. With ``chunk`` set, ``fn``
+    takes a list of up to ``chunk`` items and returns one result per item (so a model can run
+    several notes in one batch); results are still yielded one by one.
     """
     from tqdm import tqdm
 
+    jobs: Iterable[Any] = items if chunk is None else _chunks(items, max(1, chunk))
     bar = tqdm(total=total, desc=desc, unit="file", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=0.5)
     try:
         if workers <= 1:
             ctx = init() if init else None
-            for item in items:
-                yield fn(ctx, item)
-                bar.update(1)
+            for job in jobs:
+                yield from _emit(fn(ctx, job), chunk, bar)
             return
         mp_ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
         affinity = getattr(os, "sched_getaffinity", None)  # absent on macOS
         cpus = len(affinity(0)) if affinity else (os.cpu_count() or 1)
         threads = max(1, cpus // workers)
         with mp_ctx.Pool(workers, initializer=_init_worker, initargs=(init, threads)) as pool:
-            for res in pool.imap_unordered(_call, ((fn, it) for it in items), chunksize=4):
-                yield res
-                bar.update(1)
+            for res in pool.imap_unordered(_call, ((fn, job) for job in jobs),
+                                           chunksize=4 if chunk is None else 1):
+                yield from _emit(res, chunk, bar)
     finally:
         bar.close()
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    buf: list[T] = []
+    for it in items:
+        buf.append(it)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _emit(res: Any, chunk: int | None, bar: Any) -> Iterator[Any]:
+    for r in [res] if chunk is None else res:
+        yield r
+        bar.update(1)

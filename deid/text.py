@@ -68,6 +68,7 @@ class Deidentifier:
         ner: str | Path | bool = "auto",
         device: str = "auto",
         rules: RuleSet | None = None,
+        precision: str = "auto",
     ) -> None:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         self.key = key or Key.random()
@@ -76,10 +77,12 @@ class Deidentifier:
         self._vetoable = {r.source for r in self.rules.rules if r.vetoable}
         self.ner: Any = None
         self.ner_status = "off"
+        if precision not in ("auto", "fp32", "int8"):
+            raise ValueError(f"precision must be auto, fp32 or int8, not {precision!r}")
         if ner is not False and ner is not None:
-            self._load_ner(ner, device)
+            self._load_ner(ner, device, precision)
 
-    def _load_ner(self, ner: str | Path | bool, device: str) -> None:
+    def _load_ner(self, ner: str | Path | bool, device: str, precision: str = "auto") -> None:
         auto = ner is True or ner == "auto"
         model_dir = DEFAULT_MODEL if auto else Path(ner)
         if auto and not (model_dir / "config.json").exists():
@@ -89,7 +92,8 @@ class Deidentifier:
             return
         from deid.ner import NerDetector
 
-        self.ner = NerDetector.load(model_dir, device=device)
+        quantize = None if precision == "auto" else precision == "int8"
+        self.ner = NerDetector.load(model_dir, device=device, quantize=quantize)
         self.ner_status = str(model_dir)
 
     # -- detection ---------------------------------------------------------------------------

@@ -39,9 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _detect(engine: Any, task: dict[str, Any]) -> dict[str, Any]:
-    spans = engine.detect(task["text"], known=task.get("known"))
-    return {"index": task["index"], "id": task["id"], "spans": [s.to_dict() for s in spans]}
+def _detect(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Spans for a chunk of notes in one model batch; a failing note fails alone."""
+    texts, knowns = [t["text"] for t in tasks], [t.get("known") for t in tasks]
+    try:
+        found: list[Any] = engine.detect_batch(texts, knowns)
+    except Exception:  # noqa: BLE001 - retry one by one to isolate the bad note
+        found = []
+        for text, known in zip(texts, knowns, strict=True):
+            try:
+                found.append(engine.detect(text, known=known))
+            except Exception as exc:  # noqa: BLE001 - one bad note must not stop the batch
+                found.append(type(exc).__name__)
+    out = []
+    for task, spans in zip(tasks, found, strict=True):
+        res = {"index": task["index"], "id": task["id"]}
+        if isinstance(spans, str):
+            out.append({**res, "status": "failed", "reason": f"detection failed ({spans})"})
+        else:
+            out.append({**res, "status": "ok", "spans": [s.to_dict() for s in spans]})
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,14 +90,21 @@ def run(args: argparse.Namespace) -> int:
                 notes.append((item.id, item.text))
     else:
         raise InputError("deid detect reads a folder of .txt notes, a JSONL or a CSV file")
-    init = partial(make_engine, args.policy, Key.random().secret, ner_arg(args.ner), args.device)
+    if args.batch < 1:
+        raise InputError("--batch must be at least 1")
+    init = partial(make_engine, args.policy, Key.random().secret, ner_arg(args.ner), args.device,
+                   args.precision)
     tasks = [{"index": i, "id": nid, "text": t, "known": known_for(known_map, nid)}
              for i, (nid, t) in enumerate(notes)]
     results = sorted(run_tasks(tasks, _detect, init, args.workers, "deid detect", len(tasks),
-                               show_progress(args)), key=lambda r: r["index"])
+                               show_progress(args), chunk=args.batch), key=lambda r: r["index"])
     atomic_write_text(args.out, "".join(
-        json.dumps({"id": r["id"], "spans": r["spans"]}) + "\n" for r in results))
+        json.dumps({"id": r["id"], "spans": r["spans"]}) + "\n" for r in results
+        if r["status"] == "ok"))
     for r in results:
-        report.add(r["id"], "ok", spans=len(r["spans"]))
+        if r["status"] == "ok":
+            report.add(r["id"], "ok", spans=len(r["spans"]))
+        else:
+            report.add(r["id"], "failed", r["reason"])
     report.print_summary()
     return 0 if report.ok else 1
