@@ -5,6 +5,12 @@
 Notes (~2 KB each) come from the synthetic generator (``deid.synth``). Each configuration runs
 in a fresh Python process so its peak RSS is its own. Reported: notes/s, word tokens/s
 (``\\w+`` runs and punctuation), sub-word tokens/s for NER, and peak RSS (MB).
+
+Configurations: ``ner-fp32`` / ``ner-int8`` (NER alone), ``pipeline-fp32`` / ``pipeline-int8``
+(``Deidentifier.deidentify_batch``: rules + NER + transform, in memory), ``rules`` (the same
+without NER), and ``cli-fp32`` / ``cli-int8``: ``deid text`` on a folder of the notes, end to
+end (start-up, model load, reading, atomic writes with fsync, report; wall time of the whole
+command).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ def one(config: str, notes_file: Path, model: Path, threads: int, batch: int) ->
     torch.set_num_threads(threads)
     notes = json.loads(notes_file.read_text(encoding="utf-8"))
     t_load = time.perf_counter()
+    if config.startswith("cli"):
+        return _cli(config, notes, model, threads, batch)
     if config.startswith("ner"):
         from deid.ner import NerDetector
 
@@ -66,7 +74,9 @@ def one(config: str, notes_file: Path, model: Path, threads: int, batch: int) ->
     else:
         from deid.text import Deidentifier
 
-        eng = Deidentifier(ner=str(model) if config == "pipeline" else False, device="cpu")
+        precision = config.split("-")[1] if "-" in config else "auto"
+        eng = Deidentifier(ner=str(model) if config.startswith("pipeline") else False,
+                           device="cpu", precision=precision)
         load_s = time.perf_counter() - t_load
         sub = 0
         t0 = time.perf_counter()
@@ -84,14 +94,36 @@ def one(config: str, notes_file: Path, model: Path, threads: int, batch: int) ->
     return res
 
 
+def _cli(config: str, notes: list[str], model: Path, threads: int, batch: int) -> dict[str, object]:
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out, key = Path(tmp) / "in", Path(tmp) / "out", Path(tmp) / "key"
+        inp.mkdir()
+        for i, text in enumerate(notes):
+            (inp / f"note{i:05d}.txt").write_text(text, encoding="utf-8")
+        key.write_bytes(os.urandom(32))
+        cmd = [sys.executable, "-m", "deid.cli", "text", str(inp), str(out), "--key-file", str(key),
+               "--ner", str(model), "--device", "cpu", "--precision", config.split("-")[1],
+               "--batch", str(batch), "--no-progress"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "DEID_THREADS": str(threads)})
+        wall = time.perf_counter() - t0
+    words = sum(len(_WORD.findall(t)) for t in notes)
+    return {"config": config, "notes": len(notes), "wall_s": round(wall, 2),
+            "notes_per_s": round(len(notes) / wall, 2), "word_tokens_per_s": round(words / wall),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--notes", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16, help="notes per detect/deidentify call")
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "default")
-    ap.add_argument("--configs", nargs="+", default=["ner-fp32", "ner-int8", "pipeline", "rules"],
-                    choices=["ner-fp32", "ner-int8", "pipeline", "rules"])
+    configs = ["ner-fp32", "ner-int8", "pipeline-fp32", "pipeline-int8", "rules", "cli-fp32",
+               "cli-int8"]
+    ap.add_argument("--configs", nargs="+", default=configs, choices=configs)
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--notes-file", type=Path, help=argparse.SUPPRESS)

@@ -10,6 +10,7 @@ import pytest
 
 from deid.batch import run_tasks
 from deid.cli import main
+from deid.ner.infer import int8_supported
 from deid.text import Deidentifier
 from tests.test_cli_text import PHI, digest, note_text
 
@@ -43,7 +44,10 @@ def bomb(monkeypatch):
     monkeypatch.setattr(Deidentifier, "detect_batch", detect_batch)
 
 
-@pytest.mark.parametrize("ner,precision", [("off", "auto"), ("auto", "int8"), ("auto", "fp32")])
+@pytest.mark.parametrize("ner,precision", [
+    ("off", "auto"), ("auto", "fp32"),
+    pytest.param("auto", "int8", marks=pytest.mark.skipif(not int8_supported(),
+                                                          reason="int8 needs a CPU with VNNI"))])
 def test_batch_size_does_not_change_outputs(tmp_path, key_file, ner, precision):
     inp = _notes(tmp_path)
     runs = {}

@@ -12,6 +12,7 @@ import torch
 
 import deid.cli  # noqa: F401  (imported outside capsys: deid.batch binds sys.stderr at import)
 from deid.ner import NerDetector, NerModelError
+from deid.ner.infer import int8_supported
 from deid.ner.train import TrainOptions, train
 from deid.span import Span
 from tests.test_ner_helpers import TINY_ENCODER, make_docs, write_json, write_jsonl
@@ -102,10 +103,64 @@ def test_one_megabyte_note(tiny):
     assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)
 
 
+needs_vnni = pytest.mark.skipif(not int8_supported(), reason="int8 path needs a CPU with VNNI")
+
+
+@needs_vnni
 def test_int8_quantised_path(tiny):
     det = NerDetector.load(tiny[0], device="cpu", quantize=True)
+    assert det.precision == "int8"
+    lin = det.net.encoder.encoder.layer[0].intermediate.dense
+    assert lin.weight().qscheme() == torch.per_channel_affine  # per-channel scales keep recall
+    assert type(lin).__name__ == "Int8Linear"  # full 8-bit activations
+    assert isinstance(det.net.classifier, torch.nn.Linear)  # the head stays fp32
     text = make_docs(1, seed=9)[0].text
     assert all(s.end <= len(text) for s in det.detect(text))
+    assert NerDetector.load(tiny[0], device="cpu", quantize=False).precision == "fp32"
+    # a note's result does not depend on the notes batched with it
+    docs = [d.text for d in make_docs(6, seed=4)]
+    assert det.detect_batch(docs) == [det.detect(t) for t in docs]
+
+
+def test_int8_only_where_validated(tiny, tmp_path, monkeypatch):
+    m = _copy(tiny[0], tmp_path)
+    cfg = json.loads((m / "config.json").read_text())
+    cfg.update(quantize_cpu=True, threshold_int8=0.123)
+    (m / "config.json").write_text(json.dumps(cfg))
+    monkeypatch.setattr("deid.ner.infer.int8_supported", lambda: False)
+    det = NerDetector.load(m, device="cpu")  # the model asks for int8; this CPU gets fp32
+    assert det.precision == "fp32" and det.threshold == cfg["threshold"]
+    with pytest.raises(ValueError, match="VNNI"):
+        NerDetector.load(m, device="cpu", quantize=True)
+    monkeypatch.setattr("deid.ner.infer.int8_supported", lambda: True)
+    det = NerDetector.load(m, device="cpu")
+    assert det.precision == "int8" and det.threshold == 0.123  # int8 has its own threshold
+
+
+@needs_vnni
+def test_int8_trial_recalibrates_to_the_fp32_recall(tiny, corpus):
+    from deid.ner.align import encode_batch
+    from deid.ner.train import int8_trial, read_docs, word_phi, word_recall
+
+    out, m = tiny
+    q = m["int8"]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["quantize_cpu"] == q["kept"]
+    assert cfg["threshold_int8"] == (q["threshold"] if q["kept"] else None)
+    if q["kept"]:
+        assert q["dev_word_recall_int8"] >= q["dev_word_recall_fp32"]
+        assert q["dev_word_precision_int8"] >= q["dev_word_precision_fp32"] - 0.01
+    # recompute the trial: the int8 model at its own threshold reaches the fp32 dev recall
+    det = NerDetector.load(out, device="cpu", quantize=False)
+    docs = read_docs(corpus["dev"])
+    encs = encode_batch(det.tokenizer, [d.text for d in docs])
+    phi, gold = word_phi(det, docs, encs)
+    trial = int8_trial(det, docs, encs, phi, gold, None)
+    qdet = NerDetector.load(out, device="cpu", quantize=True)
+    qdet.threshold = trial["threshold"]
+    qphi, _ = word_phi(qdet, docs, encs)
+    assert word_recall(qphi, gold, trial["threshold"]) >= word_recall(phi, gold, det.threshold)
+    assert trial["dev_word_recall_fp32"] == round(word_recall(phi, gold, det.threshold), 4)
 
 
 # -- model directory validation --------------------------------------------------------------------

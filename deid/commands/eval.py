@@ -28,6 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("pred", type=Path, nargs="?", help="predictions JSONL from `deid detect`")
     p.add_argument("--model", type=Path, help="run the engine with this NER model folder")
     p.add_argument("--rules-only", action="store_true", help="run the engine with rules only")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "int8"],
+                   help="NER arithmetic on CPU with --model (default: the model's choice)")
     p.add_argument("--policy", help="policy for --model/--rules-only (default policy otherwise)")
     p.add_argument("--format", dest="fmt", default="auto", choices=("auto", *FORMATS),
                    help="gold corpus format (default: detect)")
@@ -81,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         from deid.text import Deidentifier
 
-        engine = Deidentifier(policy=args.policy, ner=False if args.rules_only else args.model)
+        engine = Deidentifier(policy=args.policy, ner=False if args.rules_only else args.model,
+                              precision=args.precision)
         pairs = from_engine(gold, engine)
         ev.leak_method = "deidentify"
-        source["engine"] = "rules-only" if args.rules_only else f"model {args.model}"
+        source["engine"] = ("rules-only" if args.rules_only or engine.ner is None
+                            else f"model {args.model} ({engine.ner.precision})")
     evaluate(pairs, ev)
     rep = ev.report()
     rep["source"] = source

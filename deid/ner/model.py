@@ -51,6 +51,7 @@ class NerConfig:
     frozen_layers: int = 3
     threshold: float = 0.5
     quantize_cpu: bool = False
+    threshold_int8: float | None = None  # threshold for the int8 CPU path (None: ``threshold``)
     weights_sha256: str = ""
     weights_dtype: str = "float16"
     created: str = ""
@@ -86,6 +87,9 @@ class NerConfig:
             (isinstance(cfg.stride, int) and 0 <= cfg.stride < cfg.max_length - 2, "bad stride"),
             (isinstance(cfg.threshold, int | float) and 0.0 < cfg.threshold < 1.0,
              "threshold must be in (0, 1)"),
+            (cfg.threshold_int8 is None or (isinstance(cfg.threshold_int8, int | float)
+                                            and 0.0 < cfg.threshold_int8 < 1.0),
+             "threshold_int8 must be null or in (0, 1)"),
             (isinstance(cfg.frozen_layers, int) and 0 <= cfg.frozen_layers
              <= int(cfg.encoder.get("num_hidden_layers", 0)), "bad frozen_layers"),
             (cfg.weights_dtype in ("float16", "float32"), "weights_dtype must be float16|float32"),
@@ -138,7 +142,9 @@ class NerNet(nn.Module):
         return self
 
     # -- forward -------------------------------------------------------------------------------
-    def _ext_mask(self, mask: torch.Tensor) -> torch.Tensor:
+    def _ext_mask(self, mask: torch.Tensor) -> torch.Tensor | None:
+        if not torch.is_grad_enabled() and bool(mask.all()):
+            return None  # no padding: lets attention use its faster unmasked kernel
         dtype = self.encoder.embeddings.word_embeddings.weight.dtype
         return (1.0 - mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
 
