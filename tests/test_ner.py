@@ -362,3 +362,15 @@ def test_rescore_updates_card_and_config(tiny, corpus, tmp_path):
     assert "| dev | 0.123 |" not in text and f"| dev | {out['dev']['recall']} |" in text
     assert json.loads((m / "config.json").read_text())["extra"]["metrics"]["dev"] == out["dev"]
     NerDetector.load(m)
+
+
+@pytest.mark.parametrize("quantize", [False, pytest.param(True, marks=needs_vnni)])
+def test_windows_in_parallel_threads_match_one_at_a_time(tiny, quantize):
+    docs = [d.text for d in make_docs(8, seed=6)] + ["".join(d.text for d in make_docs(20, seed=7))]
+    one = NerDetector.load(tiny[0], device="cpu", quantize=quantize, threads=1)
+    two = NerDetector.load(tiny[0], device="cpu", quantize=quantize, threads=2)
+    assert two.threads == 2 and one.threads == 1
+    got = two.detect_batch(docs)
+    assert got == one.detect_batch(docs) == [one.detect(t) for t in docs]
+    assert any(got)
+    torch.set_num_threads(1)  # load() set the process-wide default; restore this module's

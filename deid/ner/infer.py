@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -16,6 +18,8 @@ from deid.ner.model import NerConfig, NerNet, load_model
 from deid.span import Span
 
 _INLINE_GAP = frozenset(" \t")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -95,12 +99,15 @@ class NerDetector:
     """Finds PHI spans (source ``"ner"``, score = probability) with a fine-tuned encoder."""
 
     def __init__(self, net: torch.nn.Module, cfg: NerConfig, tokenizer: object,
-                 device: torch.device, batch_size: int = 32, int8: bool = False) -> None:
+                 device: torch.device, batch_size: int = 32, int8: bool = False,
+                 threads: int | None = None) -> None:
         self.net = net
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # windows per call on CUDA; the CPU runs one per call
+        self.threads = max(1, threads or torch.get_num_threads())  # CPU: windows in parallel
+        self._pool: ThreadPoolExecutor | None = None
         self.labels = cfg.labels
         self.precision = "int8" if int8 else "bf16" if device.type == "cuda" else "fp32"
         # int8 shifts probabilities: it has its own threshold, calibrated to the fp32 recall
@@ -136,7 +143,7 @@ class NerDetector:
             model = quantize_int8(net)
         model.to(dev).eval()
         bs = batch_size or (128 if dev.type == "cuda" else 16)
-        return cls(model, cfg, tok, dev, bs, int8=int8)
+        return cls(model, cfg, tok, dev, bs, int8=int8, threads=threads or default_threads())
 
     # -- public API -------------------------------------------------------------------------------
     def detect(self, text: str) -> list[Span]:
@@ -149,45 +156,63 @@ class NerDetector:
 
     # -- internals -------------------------------------------------------------------------------
     def token_probs(self, encs: Sequence[Encoded]) -> list[np.ndarray]:
-        """Label probabilities ``[tokens, labels]`` per text, each token from its window core."""
+        """Label probabilities ``[tokens, labels]`` per text, each token from its window core.
+
+        On CPU every window runs alone (no padding, and a note's result never depends on the
+        notes batched with it), ``threads`` windows at a time, each on one intra-op thread:
+        1.2-1.3x the throughput of one window or batch on all threads, with one model copy.
+        On CUDA windows run in batches of ``batch_size`` under bf16 autocast.
+        """
         jobs: list[tuple[int, Window]] = []
         out: list[np.ndarray] = []
         for i, enc in enumerate(encs):
             out.append(np.zeros((len(enc), len(self.labels)), dtype=np.float32))
             jobs += [(i, w) for w in plan_windows(len(enc), self.cfg.max_length, self.cfg.stride)]
         jobs.sort(key=lambda j: j[1].end - j[1].start, reverse=True)
+        if self.device.type == "cpu":
+            groups = [[j] for j in jobs]
+            probs = self._map(lambda g: self._forward(encs, g), groups)
+        else:
+            groups = [jobs[b:b + self.batch_size] for b in range(0, len(jobs), self.batch_size)]
+            probs = [self._forward(encs, g) for g in groups]
+        for group, p in zip(groups, probs, strict=True):
+            for r, (i, w) in enumerate(group):
+                lo, hi = w.core_start - w.start + 1, w.core_end - w.start + 1
+                out[i][w.core_start:w.core_end] = p[r, lo:hi]
+        return out
+
+    def _forward(self, encs: Sequence[Encoded], group: list[tuple[int, Window]]) -> np.ndarray:
+        """Probabilities ``[windows, width, labels]`` for one group of windows ([CLS] ... [SEP])."""
         cls_id = int(self.tokenizer.cls_token_id)  # type: ignore[attr-defined]
         sep_id = int(self.tokenizer.sep_token_id)  # type: ignore[attr-defined]
         pad_id = int(self.tokenizer.pad_token_id or 0)  # type: ignore[attr-defined]
-        use_amp = self.device.type == "cuda"
-        # dynamic int8 scales activations over the whole input tensor: one window per call
-        # keeps a note's result independent of the other notes batched with it (and costs
-        # nothing measurable on CPU)
-        bs = 1 if self.precision == "int8" else self.batch_size
-        with torch.inference_mode():
-            for b in range(0, len(jobs), bs):
-                batch = jobs[b:b + bs]
-                width = max(w.end - w.start for _, w in batch) + 2
-                ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                shp = np.zeros((len(batch), width), dtype=np.int64)
-                for r, (i, w) in enumerate(batch):
-                    n = w.end - w.start
-                    ids[r, 0] = cls_id
-                    ids[r, 1:n + 1] = encs[i].ids[w.start:w.end]
-                    ids[r, n + 1] = sep_id
-                    mask[r, :n + 2] = 1
-                    shp[r, 1:n + 1] = encs[i].shapes[w.start:w.end]
-                t_ids = torch.from_numpy(ids).to(self.device)
-                t_mask = torch.from_numpy(mask).to(self.device)
-                t_shp = torch.from_numpy(shp).to(self.device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = self.net(t_ids, t_mask, t_shp)
-                p = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-                for r, (i, w) in enumerate(batch):
-                    lo, hi = w.core_start - w.start + 1, w.core_end - w.start + 1
-                    out[i][w.core_start:w.core_end] = p[r, lo:hi]
-        return out
+        width = max(w.end - w.start for _, w in group) + 2
+        ids = np.full((len(group), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(group), width), dtype=np.int64)
+        shp = np.zeros((len(group), width), dtype=np.int64)
+        for r, (i, w) in enumerate(group):
+            n = w.end - w.start
+            ids[r, 0] = cls_id
+            ids[r, 1:n + 1] = encs[i].ids[w.start:w.end]
+            ids[r, n + 1] = sep_id
+            mask[r, :n + 2] = 1
+            shp[r, 1:n + 1] = encs[i].shapes[w.start:w.end]
+        t_ids = torch.from_numpy(ids).to(self.device)
+        t_mask = torch.from_numpy(mask).to(self.device)
+        t_shp = torch.from_numpy(shp).to(self.device)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                                    enabled=self.device.type == "cuda"):
+            logits = self.net(t_ids, t_mask, t_shp)
+            return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+    def _map(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
+        """``fn`` over ``items`` in order, on ``threads`` threads of one intra-op thread each."""
+        if self.threads <= 1 or len(items) <= 1:
+            return [fn(x) for x in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="deid-ner",
+                                            initializer=torch.set_num_threads, initargs=(1,))
+        return list(self._pool.map(fn, items))
 
     def spans(self, text: str, enc: Encoded, probs: np.ndarray) -> list[Span]:
         """Aggregate token probabilities to character spans (whole words, recall-first).
