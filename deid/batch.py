@@ -144,10 +144,15 @@ def _init_worker(init: Callable[[], Any] | None, threads: int) -> None:
     # share the cores between workers instead of each running one thread per core
     os.environ.setdefault("DEID_THREADS", str(threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    _WORKER_STATE["ctx"] = init() if init else None
+    try:
+        _WORKER_STATE["ctx"] = init() if init else None
+    except Exception as exc:  # noqa: BLE001 - a raising initializer makes Pool respawn forever
+        _WORKER_STATE["error"] = exc
 
 
 def _call(args: tuple[Callable[[Any, Any], Any], Any]) -> Any:
+    if "error" in _WORKER_STATE:  # the engine could not start: stop the run with its error
+        raise _WORKER_STATE["error"]
     fn, item = args
     return fn(_WORKER_STATE.get("ctx"), item)
 

@@ -15,7 +15,15 @@ class RuleError(DeidError):
         super().__init__(f"{where}: {message}")
         self.file = str(file)
         self.rule = rule
+        self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[object, object, str]]:
+        return (type(self), (self.file, self.rule, self.message))  # crosses process pools
 
 
 class InputError(DeidError):
     """An input file or record that cannot be processed (reason only, never content)."""
+
+
+class DeviceError(DeidError, ValueError):
+    """A requested device or arithmetic this machine cannot provide (CUDA, int8 without VNNI)."""

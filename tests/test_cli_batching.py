@@ -110,3 +110,13 @@ def _ctx():
 def test_run_tasks_in_chunks(workers):
     got = list(run_tasks(range(11), _double, _ctx, workers=workers, progress=False, chunk=4))
     assert sorted(got) == [("c", 2 * i) for i in range(11)]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_engine_that_cannot_start_stops_the_run_cleanly(tmp_path, key_file, capsys, workers):
+    # on this CPU-only machine CUDA is missing: a usage error (exit 2), never a hang or traceback
+    if __import__("torch").cuda.is_available():
+        pytest.skip("CUDA is present")
+    inp = _notes(tmp_path, 3)
+    assert _text(inp, tmp_path / "o", key_file, "--device", "cuda", "--workers", workers) == 2
+    assert "CUDA is not available" in capsys.readouterr().err

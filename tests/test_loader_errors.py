@@ -51,3 +51,12 @@ def test_good_rule_with_context_and_group(tmp_path):
     assert [(s.start, s.end) for s in spans] == [(4, 15), (36, 47)]  # 000-... fails the validator
     assert spans[0].score == pytest.approx(0.9) and spans[1].score == pytest.approx(0.6)
     assert spans[0].source == "rule:ssn"
+
+
+def test_rule_errors_cross_process_boundaries():
+    # raised in a worker process, they are pickled back to the parent, which reports them
+    import pickle
+
+    err = pickle.loads(pickle.dumps(RuleError("rules/patterns/x.yaml", "phone_us", "bad regex")))
+    assert isinstance(err, RuleError) and err.file == "rules/patterns/x.yaml"
+    assert str(err) == "rules/patterns/x.yaml, rule 'phone_us': bad regex"

@@ -12,6 +12,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from deid.errors import DeviceError
 from deid.ner.align import Encoded, Window, encode_batch, plan_windows
 from deid.ner.backbone import load_tokenizer
 from deid.ner.model import NerConfig, NerNet, load_model
@@ -26,9 +27,9 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda)")
+        raise DeviceError(f"unknown device {device!r} (auto, cpu, cuda)")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
+        raise DeviceError("device 'cuda' requested but CUDA is not available")
     return torch.device(device)
 
 
@@ -136,7 +137,7 @@ class NerDetector:
         int8 = dev.type == "cpu" and bool(cfg.quantize_cpu if quantize is None else quantize)
         if int8 and not int8_supported():
             if quantize:
-                raise ValueError("int8 inference needs an x86 CPU with VNNI (avx512_vnni or "
+                raise DeviceError("int8 inference needs an x86 CPU with VNNI (avx512_vnni or "
                                  "avx_vnni); use fp32")
             int8 = False  # the model's choice, but not validated for this CPU: fp32
         if int8:
