@@ -293,3 +293,14 @@ def _known_json_for(tmp_path: Path, nid: str) -> Path:
     p = tmp_path / "known_ids.json"
     p.write_text(json.dumps({nid: {"name": PHI["a"]["name"], "mrn": PHI["a"]["mrn"]}}))
     return p
+
+
+def test_jsonl_ids_keep_their_type(tmp_path, key_file):
+    src = tmp_path / "in.jsonl"
+    recs = [{"id": 7, "text": note_text(PHI["a"])}, {"id": "b-2", "text": note_text(PHI["b"])},
+            {"text": "no id here, seen 04/02/2021"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    out = tmp_path / "out.jsonl"
+    assert run_text(src, out, key_file) == 0
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert ids == [7, "b-2", "line 3"]  # an integer id stays an integer

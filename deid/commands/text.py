@@ -353,7 +353,9 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
         for note, r in zip(notes, results, strict=True):
             if r["status"] != "ok":
                 continue  # never copy a record through that could not be made safe
-            rec = {args.id_field: note.id, args.text_field: r["text"]}
+            # the id as the input had it (an integer stays an integer)
+            rid = note.record.get(args.id_field, note.id) if note.record else note.id
+            rec = {args.id_field: rid, args.text_field: r["text"]}
             for f in keep:
                 if note.record and f in note.record:
                     rec[f] = note.record[f]
