@@ -94,7 +94,7 @@ class Deidentifier:
 
         quantize = None if precision == "auto" else precision == "int8"
         self.ner = NerDetector.load(model_dir, device=device, quantize=quantize)
-        self.ner_status = str(model_dir)
+        self.ner_status = f"{model_dir} ({self.ner.precision}, {self.ner.device.type})"
 
     # -- detection ---------------------------------------------------------------------------
     def detect(self, text: str, known: Known | None = None) -> list[Span]:

@@ -56,6 +56,9 @@ def test_batch_size_does_not_change_outputs(tmp_path, key_file, ner, precision):
         assert _text(inp, out, key_file, "--ner", ner, "--precision", precision,
                      "--batch", b) == 0
         runs[b] = {k: v for k, v in digest(out).items() if k.endswith(".txt")}
+        used = json.loads((out / ".deid-report.json").read_text())["settings"]["ner"]
+        # the report says which model, arithmetic and device made the outputs
+        assert used == "off" if ner == "off" else used.endswith(f"default ({precision}, cpu)")
     assert len(runs["1"]) == 7 and runs["1"] == runs["3"] == runs["16"]
 
 

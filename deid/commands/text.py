@@ -136,7 +136,8 @@ def _read_task(task: dict[str, Any]) -> tuple[str | None, Known | None, str | No
 
 def _file_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Read a chunk of note files, de-identify them in one batch, write each atomically."""
-    results: list[dict[str, Any]] = [{"input": t["rel"], "id": t["id"]} for t in tasks]
+    results: list[dict[str, Any]] = [{"input": t["rel"], "id": t["id"], "ner": engine.ner_status}
+                                     for t in tasks]
     ready: list[tuple[int, str, Known | None]] = []
     for i, task in enumerate(tasks):
         text, known, reason = _read_task(task)
@@ -173,11 +174,12 @@ def _note_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]
     results = []
     for task, out in zip(tasks, outs, strict=True):
         if isinstance(out, str):
-            results.append({"index": task["index"], "id": task["id"], "status": "failed",
+            results.append({"index": task["index"], "id": task["id"], "ner": engine.ner_status,
+                            "status": "failed",
                             "reason": f"de-identification failed ({out})"})
         else:
             results.append({"index": task["index"], "id": task["id"], "status": "ok",
-                            "text": out.text, **_audit(out),
+                            "ner": engine.ner_status, "text": out.text, **_audit(out),
                             "mappings": out.mappings if task["crosswalk"] else []})
     return results
 
@@ -246,6 +248,13 @@ def _run_single(args: argparse.Namespace, inp: Path, init: Any, km: dict[str, Kn
     return 0
 
 
+def _note_engines(report: RunReport, results: list[dict[str, Any]]) -> None:
+    """Which NER model, arithmetic and device made the outputs (one per worker, normally one)."""
+    used = sorted({str(r["ner"]) for r in results if r.get("ner")})
+    if used:
+        report.settings["ner"] = used[0] if len(used) == 1 else used
+
+
 def _previous_run_clean(report_path: Path) -> bool:
     try:
         summary = json.loads(report_path.read_text(encoding="utf-8")).get("summary", {})
@@ -311,6 +320,7 @@ def _run_folder(args: argparse.Namespace, inp: Path, outp: Path, key: Key,
         results.append(res)
         extra = {"counts": res["counts"]} if res["status"] == "ok" else {}
         report.add(res["input"], res["status"], res.get("reason"), **extra)
+    _note_engines(report, results)
     if not args.dry_run:  # a dry run writes nothing, the crosswalk least of all
         _write_audit(args.audit, results, key)
         _write_crosswalk(args.crosswalk, results)
@@ -341,6 +351,7 @@ def _run_records(args: argparse.Namespace, inp: Path, outp: Path, fmt: str,
               "crosswalk": bool(args.crosswalk)} for i, n in enumerate(notes)]
     results = sorted(run_tasks(tasks, _note_tasks, init, args.workers, "deid text", len(tasks),
                                show_progress(args), chunk=args.batch), key=lambda r: r["index"])
+    _note_engines(report, results)
     for r in results:
         if r["status"] == "ok":
             report.add(f"{inp.name}: {r['id']}", "ok", counts=r["counts"])
