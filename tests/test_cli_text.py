@@ -304,3 +304,22 @@ def test_jsonl_ids_keep_their_type(tmp_path, key_file):
     assert run_text(src, out, key_file) == 0
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
     assert ids == [7, "b-2", "line 3"]  # an integer id stays an integer
+
+
+def test_detect_folder_reads_like_text_and_a_bad_file_fails_alone(tmp_path, key_file):
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text(note_text(PHI["a"]), encoding="utf-8")
+    (folder / "sub" / "b.txt").write_bytes(b"\xff\xfe binary \x00 junk")  # not UTF-8
+    (folder / "sub" / "c.txt").write_text("Zebulon Quaxley called.\n", encoding="utf-8")
+    (folder / "sub" / "c.known.json").write_text("{not json")  # a broken sidecar
+    pred = tmp_path / "pred.jsonl"
+    rc = main(["detect", str(folder), "--out", str(pred), "--ner", "off", "--no-progress"])
+    assert rc == 1  # some notes failed
+    assert [json.loads(x)["id"] for x in pred.read_text().splitlines()] == ["a"]
+    # deid text on the same folder fails the same notes for the same reasons
+    out = tmp_path / "out"
+    assert run_text(folder, out, key_file) == 1
+    report = json.loads((out / ".deid-report.json").read_text())
+    assert sorted(i["input"] for i in report["items"] if i["status"] == "failed") == [
+        "sub/b.txt", "sub/c.txt"]

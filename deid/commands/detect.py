@@ -13,15 +13,17 @@ from deid.commands.common import show_progress
 from deid.commands.text import (
     SIDE_CAR,
     add_common_text_args,
+    batch_or_each,
     input_format,
     known_for,
     make_engine,
     ner_arg,
+    read_note_file,
 )
 from deid.errors import InputError
 from deid.key import Key
-from deid.known import Known, load_known_file
-from deid.textio import BadNote, decode, iter_txt_folder, note_id, read_csv, read_jsonl
+from deid.known import load_known_file
+from deid.textio import BadNote, iter_txt_folder, note_id, read_csv, read_jsonl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,24 +42,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _detect(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Spans for a chunk of notes in one model batch; a failing note fails alone."""
-    texts, knowns = [t["text"] for t in tasks], [t.get("known") for t in tasks]
-    try:
-        found: list[Any] = engine.detect_batch(texts, knowns)
-    except Exception:  # noqa: BLE001 - retry one by one to isolate the bad note
-        found = []
-        for text, known in zip(texts, knowns, strict=True):
-            try:
-                found.append(engine.detect(text, known=known))
-            except Exception as exc:  # noqa: BLE001 - one bad note must not stop the batch
-                found.append(type(exc).__name__)
-    out = []
-    for task, spans in zip(tasks, found, strict=True):
-        res = {"index": task["index"], "id": task["id"]}
-        if isinstance(spans, str):
-            out.append({**res, "status": "failed", "reason": f"detection failed ({spans})"})
+    """Spans for a chunk of notes (files are read here, as in ``deid text``) in one model
+    batch; an unreadable or failing note fails alone."""
+    out: list[dict[str, Any]] = [{"index": t["index"], "id": t["id"]} for t in tasks]
+    ready: list[tuple[int, str, Any]] = []
+    for k, task in enumerate(tasks):
+        if "src" in task:
+            text, known, reason = read_note_file(task)
+            if text is None:
+                out[k].update(status="failed", reason=reason)
+                continue
         else:
-            out.append({**res, "status": "ok", "spans": [s.to_dict() for s in spans]})
+            text, known = task["text"], task.get("known")
+        ready.append((k, text, known))
+    texts, knowns = [t for _, t, _ in ready], [kn for _, _, kn in ready]
+    found = batch_or_each(lambda: engine.detect_batch(texts, knowns),
+                          lambda i: engine.detect(texts[i], known=knowns[i]), len(texts))
+    for (k, _, _), spans in zip(ready, found, strict=True):
+        if isinstance(spans, str):
+            out[k].update(status="failed", reason=f"detection failed ({spans})")
+        else:
+            out[k].update(status="ok", spans=[s.to_dict() for s in spans])
     return out
 
 
@@ -68,18 +73,15 @@ def run(args: argparse.Namespace) -> int:
     fmt = input_format(args, inp)
     known_map = load_known_file(args.known) if args.known else {}
     report = RunReport("detect")
-    notes: list[tuple[str, str]] = []
+    tasks: list[dict[str, Any]] = []
     if fmt == "txt":
         for src in iter_txt_folder(inp):
             nid = note_id(inp, src)
-            try:
-                notes.append((nid, decode(src.read_bytes(), args.encoding, args.max_bytes)))
-                sidecar = src.with_name(src.stem + SIDE_CAR)
-                if sidecar.exists():  # as in deid text: the sidecar adds to --known
-                    sc = Known.from_mapping(json.loads(sidecar.read_text(encoding="utf-8-sig")))
-                    known_map[nid] = sc.merged(known_for(known_map, nid))
-            except (OSError, ValueError) as exc:
-                report.add(nid, "failed", str(exc) if isinstance(exc, ValueError) else exc.strerror)
+            sidecar = src.with_name(src.stem + SIDE_CAR)  # as in deid text: it adds to --known
+            tasks.append({"index": len(tasks), "id": nid, "src": str(src),
+                          "sidecar": str(sidecar) if sidecar.exists() else None,
+                          "encoding": args.encoding, "max_bytes": args.max_bytes,
+                          "known": known_for(known_map, nid)})
     elif fmt in ("jsonl", "csv"):
         reader = (read_jsonl if fmt == "jsonl" else read_csv)(
             inp, args.id_field, args.text_field, args.encoding, args.max_bytes)
@@ -87,15 +89,14 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(item, BadNote):
                 report.add(item.id, "failed", item.reason)
             else:
-                notes.append((item.id, item.text))
+                tasks.append({"index": len(tasks), "id": item.id, "text": item.text,
+                              "known": known_for(known_map, item.id)})
     else:
         raise InputError("deid detect reads a folder of .txt notes, a JSONL or a CSV file")
     if args.batch < 1:
         raise InputError("--batch must be at least 1")
     init = partial(make_engine, args.policy, Key.random().secret, ner_arg(args.ner), args.device,
                    args.precision)
-    tasks = [{"index": i, "id": nid, "text": t, "known": known_for(known_map, nid)}
-             for i, (nid, t) in enumerate(notes)]
     results = sorted(run_tasks(tasks, _detect, init, args.workers, "deid detect", len(tasks),
                                show_progress(args), chunk=args.batch), key=lambda r: r["index"])
     atomic_write_text(args.out, "".join(

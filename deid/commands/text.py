@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -97,25 +98,34 @@ def make_engine(policy: str | None, secret: bytes, ner: str | bool, device: str,
                         precision=precision)
 
 
-def deidentify_many(engine: Any, texts: list[str], knowns: list[Known | None],
-                    ids: list[str]) -> list[Any]:
-    """``engine.deidentify_batch`` (one model batch for all notes); if it fails, each note on
-    its own, so one bad note fails alone. Failed notes give the exception type name (a str)."""
+def batch_or_each(batch: Callable[[], list[Any]], one: Callable[[int], Any], n: int) -> list[Any]:
+    """``batch()`` (one model call for all ``n`` notes); if it raises, ``one(i)`` for each note,
+    so one bad note fails alone. A failed note gives its exception type name (a str), never
+    the message (it could quote the note)."""
     try:
-        return list(engine.deidentify_batch(texts, knowns, None, ids))
+        return list(batch())
     except Exception:  # noqa: BLE001 - find the note that failed, keep the others
         pass
     out: list[Any] = []
-    for text, known, nid in zip(texts, knowns, ids, strict=True):
+    for i in range(n):
         try:
-            out.append(engine.deidentify(text, known=known, doc_id=nid))
+            out.append(one(i))
         except Exception as exc:  # noqa: BLE001 - one bad note must not stop the batch
             out.append(type(exc).__name__)
     return out
 
 
-def _read_task(task: dict[str, Any]) -> tuple[str | None, Known | None, str | None]:
-    """(text, known, None) for a note file and its sidecar, or (None, None, reason)."""
+def deidentify_many(engine: Any, texts: list[str], knowns: list[Known | None],
+                    ids: list[str]) -> list[Any]:
+    """TextResults (or failure names) for notes de-identified in one batch."""
+    return batch_or_each(lambda: engine.deidentify_batch(texts, knowns, None, ids),
+                         lambda i: engine.deidentify(texts[i], known=knowns[i], doc_id=ids[i]),
+                         len(texts))
+
+
+def read_note_file(task: dict[str, Any]) -> tuple[str | None, Known | None, str | None]:
+    """(text, known, None) for a note file task (``src``, ``sidecar``, ``encoding``,
+    ``max_bytes``, ``known``), its sidecar merged in; (None, None, reason) if unreadable."""
     try:
         data = Path(task["src"]).read_bytes()
     except OSError as exc:
@@ -140,7 +150,7 @@ def _file_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]
                                      for t in tasks]
     ready: list[tuple[int, str, Known | None]] = []
     for i, task in enumerate(tasks):
-        text, known, reason = _read_task(task)
+        text, known, reason = read_note_file(task)
         if text is None:
             results[i].update(status="failed", reason=reason)
         else:
