@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -374,3 +375,18 @@ def test_windows_in_parallel_threads_match_one_at_a_time(tiny, quantize):
     assert got == one.detect_batch(docs) == [one.detect(t) for t in docs]
     assert any(got)
     torch.set_num_threads(1)  # load() set the process-wide default; restore this module's
+
+
+def test_not_worse_bootstrap():
+    from deid.ner.train import not_worse
+
+    doc = np.repeat(np.arange(50), 4)  # 50 documents of 4 words
+    b = np.zeros(200, dtype=bool)
+    b[::8] = True  # B misses one word in every other document
+    assert not_worse(b, b, doc, 50) == 1.0  # equal: never worse
+    a = b.copy()
+    a[1] = True  # A misses one word more than B in document 0
+    share = not_worse(a, b, doc, 50)
+    # A is worse whenever document 0 is drawn, so not worse only when it is not: (49/50)^50
+    assert abs(share - (49 / 50) ** 50) < 0.05
+    assert not_worse(np.zeros(200, dtype=bool), b, doc, 50) == 1.0
