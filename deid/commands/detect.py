@@ -11,19 +11,18 @@ from typing import Any
 from deid.batch import RunReport, atomic_write_text, run_tasks
 from deid.commands.common import show_progress
 from deid.commands.text import (
-    SIDE_CAR,
     add_common_text_args,
-    batch_or_each,
     input_format,
     known_for,
     make_engine,
     ner_arg,
-    read_note_file,
+    note_file_task,
+    run_chunk,
 )
 from deid.errors import InputError
 from deid.key import Key
 from deid.known import load_known_file
-from deid.textio import BadNote, iter_txt_folder, note_id, read_csv, read_jsonl
+from deid.textio import BadNote, iter_txt_folder, read_csv, read_jsonl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,25 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _detect(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Spans for a chunk of notes (files are read here, as in ``deid text``) in one model
     batch; an unreadable or failing note fails alone."""
-    out: list[dict[str, Any]] = [{"index": t["index"], "id": t["id"]} for t in tasks]
-    ready: list[tuple[int, str, Any]] = []
-    for k, task in enumerate(tasks):
-        if "src" in task:
-            text, known, reason = read_note_file(task)
-            if text is None:
-                out[k].update(status="failed", reason=reason)
-                continue
-        else:
-            text, known = task["text"], task.get("known")
-        ready.append((k, text, known))
-    texts, knowns = [t for _, t, _ in ready], [kn for _, _, kn in ready]
-    found = batch_or_each(lambda: engine.detect_batch(texts, knowns),
-                          lambda i: engine.detect(texts[i], known=knowns[i]), len(texts))
-    for (k, _, _), spans in zip(ready, found, strict=True):
+    found = run_chunk(tasks, lambda t, k, _: engine.detect_batch(t, k),
+                      lambda t, k, _: engine.detect(t, known=k), "detection")
+    out = []
+    for task, spans in zip(tasks, found, strict=True):
+        res = {"index": task["index"], "id": task["id"]}
         if isinstance(spans, str):
-            out[k].update(status="failed", reason=f"detection failed ({spans})")
+            out.append({**res, "status": "failed", "reason": spans})
         else:
-            out[k].update(status="ok", spans=[s.to_dict() for s in spans])
+            out.append({**res, "status": "ok", "spans": [s.to_dict() for s in spans]})
     return out
 
 
@@ -75,13 +64,8 @@ def run(args: argparse.Namespace) -> int:
     report = RunReport("detect")
     tasks: list[dict[str, Any]] = []
     if fmt == "txt":
-        for src in iter_txt_folder(inp):
-            nid = note_id(inp, src)
-            sidecar = src.with_name(src.stem + SIDE_CAR)  # as in deid text: it adds to --known
-            tasks.append({"index": len(tasks), "id": nid, "src": str(src),
-                          "sidecar": str(sidecar) if sidecar.exists() else None,
-                          "encoding": args.encoding, "max_bytes": args.max_bytes,
-                          "known": known_for(known_map, nid)})
+        for src in iter_txt_folder(inp):  # read in the workers, as in deid text
+            tasks.append({**note_file_task(inp, src, args, known_map), "index": len(tasks)})
     elif fmt in ("jsonl", "csv"):
         reader = (read_jsonl if fmt == "jsonl" else read_csv)(
             inp, args.id_field, args.text_field, args.encoding, args.max_bytes)

@@ -115,14 +115,6 @@ def batch_or_each(batch: Callable[[], list[Any]], one: Callable[[int], Any], n: 
     return out
 
 
-def deidentify_many(engine: Any, texts: list[str], knowns: list[Known | None],
-                    ids: list[str]) -> list[Any]:
-    """TextResults (or failure names) for notes de-identified in one batch."""
-    return batch_or_each(lambda: engine.deidentify_batch(texts, knowns, None, ids),
-                         lambda i: engine.deidentify(texts[i], known=knowns[i], doc_id=ids[i]),
-                         len(texts))
-
-
 def read_note_file(task: dict[str, Any]) -> tuple[str | None, Known | None, str | None]:
     """(text, known, None) for a note file task (``src``, ``sidecar``, ``encoding``,
     ``max_bytes``, ``known``), its sidecar merged in; (None, None, reason) if unreadable."""
@@ -144,23 +136,56 @@ def read_note_file(task: dict[str, Any]) -> tuple[str | None, Known | None, str 
     return text, known, None
 
 
+def note_file_task(inp: Path, src: Path, args: argparse.Namespace,
+                   known_map: dict[str, Known]) -> dict[str, Any]:
+    """The task ``read_note_file`` reads: a .txt note of folder ``inp`` and its sidecar."""
+    nid = note_id(inp, src)
+    sidecar = src.with_name(src.stem + SIDE_CAR)
+    return {"id": nid, "rel": src.relative_to(inp).as_posix(), "src": str(src),
+            "known": known_for(known_map, nid),
+            "sidecar": str(sidecar) if sidecar.exists() else None,
+            "encoding": args.encoding, "max_bytes": args.max_bytes}
+
+
+def run_chunk(tasks: list[dict[str, Any]], batch: Callable[[list[str], list[Any], list[str]], Any],
+              one: Callable[[str, Any, str], Any], what: str) -> list[Any]:
+    """Per task (a note file task or a record with ``text``/``known``): the engine's result for
+    it, with all readable notes in one ``batch(texts, knowns, ids)`` call (each alone via
+    ``one`` if that fails), or a failure reason (a str) for a note that cannot be read or
+    ``what`` failed on."""
+    out: list[Any] = [None] * len(tasks)
+    ready: list[tuple[int, str, Any]] = []
+    for k, task in enumerate(tasks):
+        if "src" in task:
+            text, known, reason = read_note_file(task)
+            if text is None:
+                out[k] = reason
+                continue
+        else:
+            text, known = task["text"], task.get("known")
+        ready.append((k, text, known))
+    texts, knowns = [t for _, t, _ in ready], [kn for _, _, kn in ready]
+    ids = [str(tasks[k]["id"]) for k, _, _ in ready]
+    found = batch_or_each(lambda: batch(texts, knowns, ids),
+                          lambda i: one(texts[i], knowns[i], ids[i]), len(ready))
+    for (k, _, _), res in zip(ready, found, strict=True):
+        out[k] = f"{what} failed ({res})" if isinstance(res, str) else res
+    return out
+
+
+def _deidentify_chunk(engine: Any, tasks: list[dict[str, Any]]) -> list[Any]:
+    return run_chunk(tasks, lambda t, k, i: engine.deidentify_batch(t, k, None, i),
+                     lambda t, k, i: engine.deidentify(t, known=k, doc_id=i), "de-identification")
+
+
 def _file_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Read a chunk of note files, de-identify them in one batch, write each atomically."""
-    results: list[dict[str, Any]] = [{"input": t["rel"], "id": t["id"], "ner": engine.ner_status}
-                                     for t in tasks]
-    ready: list[tuple[int, str, Known | None]] = []
-    for i, task in enumerate(tasks):
-        text, known, reason = read_note_file(task)
-        if text is None:
-            results[i].update(status="failed", reason=reason)
-        else:
-            ready.append((i, text, known))
-    outs = deidentify_many(engine, [t for _, t, _ in ready], [k for _, _, k in ready],
-                           [tasks[i]["id"] for i, _, _ in ready])
-    for (i, _, _), out in zip(ready, outs, strict=True):
-        task, res = tasks[i], results[i]
+    results = []
+    for task, out in zip(tasks, _deidentify_chunk(engine, tasks), strict=True):
+        res: dict[str, Any] = {"input": task["rel"], "id": task["id"], "ner": engine.ner_status}
+        results.append(res)
         if isinstance(out, str):
-            res.update(status="failed", reason=f"de-identification failed ({out})")
+            res.update(status="failed", reason=out)
             continue
         if not task["dry_run"]:
             try:
@@ -179,17 +204,13 @@ def _audit(out: Any) -> dict[str, Any]:
 
 
 def _note_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    outs = deidentify_many(engine, [t["text"] for t in tasks], [t.get("known") for t in tasks],
-                           [t["id"] for t in tasks])
     results = []
-    for task, out in zip(tasks, outs, strict=True):
+    for task, out in zip(tasks, _deidentify_chunk(engine, tasks), strict=True):
+        res = {"index": task["index"], "id": task["id"], "ner": engine.ner_status}
         if isinstance(out, str):
-            results.append({"index": task["index"], "id": task["id"], "ner": engine.ner_status,
-                            "status": "failed",
-                            "reason": f"de-identification failed ({out})"})
+            results.append({**res, "status": "failed", "reason": out})
         else:
-            results.append({"index": task["index"], "id": task["id"], "status": "ok",
-                            "ner": engine.ner_status, "text": out.text, **_audit(out),
+            results.append({**res, "status": "ok", "text": out.text, **_audit(out),
                             "mappings": out.mappings if task["crosswalk"] else []})
     return results
 
@@ -312,18 +333,13 @@ def _run_folder(args: argparse.Namespace, inp: Path, outp: Path, key: Key,
         check_manifest(outp, {"policy": policy_name, "key": key.fingerprint()}, args.overwrite)
     tasks = []
     for src in iter_txt_folder(inp):
-        rel = src.relative_to(inp).as_posix()
-        nid = note_id(inp, src)
-        dst = outp / rel
+        task = note_file_task(inp, src, args, known_map)
+        dst = outp / task["rel"]
         if dst.exists() and not args.overwrite and not args.dry_run:
-            report.add(rel, "skipped", "output exists (rerun with --overwrite to redo)")
+            report.add(task["rel"], "skipped", "output exists (rerun with --overwrite to redo)")
             continue
-        sidecar = src.with_name(src.stem + SIDE_CAR)
-        tasks.append({"id": nid, "rel": rel, "src": str(src), "dst": str(dst),
-                      "known": known_for(known_map, nid),
-                      "sidecar": str(sidecar) if sidecar.exists() else None,
-                      "encoding": args.encoding, "max_bytes": args.max_bytes,
-                      "dry_run": args.dry_run, "crosswalk": bool(args.crosswalk)})
+        tasks.append({**task, "dst": str(dst), "dry_run": args.dry_run,
+                      "crosswalk": bool(args.crosswalk)})
     results = []
     for res in run_tasks(tasks, _file_tasks, init, args.workers, "deid text", len(tasks),
                          show_progress(args), chunk=args.batch):
