@@ -258,6 +258,17 @@ def test_every_pydicom_test_file_no_crash_no_leak(tmp_path, key_file, profile):
     assert n > 100
 
 
+def _streamed(big: Path, out: Path) -> tuple[Worker, dict, int]:
+    """De-identify ``big`` with pixel data streamed over 256 KiB: (worker, result, peak bytes)."""
+    w = Worker(Params(secret=b"test-key-0123456789abcdef", settings=Settings(),
+                      out_dir=str(out), keep_paths=True, stream_over=256 << 10))
+    tracemalloc.start()
+    res = w(Job(str(big), big.name))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return w, res, peak
+
+
 def test_large_encapsulated_pixel_data_streamed(tmp_path):
     from pydicom.encaps import encapsulate
     from pydicom.uid import JPEG2000Lossless
@@ -271,12 +282,7 @@ def test_large_encapsulated_pixel_data_streamed(tmp_path):
     ds["PixelData"].is_undefined_length = True
     big = tmp_path / "big.dcm"
     ds.save_as(big)
-    w = Worker(Params(secret=b"test-key-0123456789abcdef", settings=Settings(),
-                      out_dir=str(tmp_path / "out"), keep_paths=True, stream_over=256 << 10))
-    tracemalloc.start()
-    res = w(Job(str(big), "big.dcm"))
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    w, res, peak = _streamed(big, tmp_path / "out")
     assert res["status"] == "ok" and res.get("streamed_pixels"), res
     assert peak < 2 << 20  # under half the pixel data (first-use imports included)
     out = dcmread(tmp_path / "out/big.dcm")
@@ -293,12 +299,7 @@ def test_large_pixel_data_streamed_with_bounded_memory(tmp_path):
     ds.PixelData = np.arange(1024 * 1024, dtype=np.uint16).astype("<i2").tobytes()  # 2 MiB
     big = tmp_path / "big.dcm"
     ds.save_as(big)
-    w = Worker(Params(secret=b"test-key-0123456789abcdef", settings=Settings(),
-                      out_dir=str(tmp_path / "out"), keep_paths=True, stream_over=256 << 10))
-    tracemalloc.start()
-    res = w(Job(str(big), "big.dcm"))
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    _, res, peak = _streamed(big, tmp_path / "out")
     assert res["status"] == "ok" and res.get("streamed_pixels")
     assert peak < 1 << 20  # well under the 2 MiB of pixel data
     assert dcmread(tmp_path / "out/big.dcm").PixelData == ds.PixelData
