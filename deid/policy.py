@@ -8,6 +8,7 @@ from pathlib import Path
 from deid.errors import RuleError
 from deid.labels import load_labels
 from deid.rulefile import load_wordlist, load_yaml, require, rules_path
+from deid.screen import STAGES as SCREEN_STAGES
 
 ACTIONS = ("redact", "tag", "mask", "surrogate", "shift", "zip3", "age90", "keep")
 _OPTION_DEFAULTS: dict[str, object] = {
@@ -19,6 +20,7 @@ _OPTION_DEFAULTS: dict[str, object] = {
     "beyond_hipaa": True,
     "min_score": 0.0,
     "allow_vetoes": ["rule"],
+    "model_screen": None,
     "restricted_zip3": "zip3_restricted",
 }
 
@@ -85,5 +87,8 @@ def load_policy(policy: str | Path | None = None) -> Policy:
         raise RuleError(p, "tag_format", "may use only {tag}, {label}, {num} and {n}") from None
     require(all(s in ("rule", "ner") for s in opts["allow_vetoes"]), p, "allow_vetoes",  # type: ignore[union-attr]
             "may list only 'rule' and 'ner' (known identifiers are never vetoed)")
+    ms = opts["model_screen"]
+    require(ms is None or (isinstance(ms, list) and all(x in SCREEN_STAGES for x in ms)), p,
+            "model_screen", f"must be a list of screening stages from {SCREEN_STAGES} (or absent)")
     restricted = load_wordlist(str(opts["restricted_zip3"]))
     return Policy(str(data.get("name", p.stem)), str(p), default, actions, opts, restricted)

@@ -14,6 +14,7 @@ from deid.labels import load_labels
 from deid.policy import Policy, load_policy
 from deid.rulefile import repo_root
 from deid.rules import RuleSet, load_ruleset
+from deid.screen import Screen, Screened, support_spans
 from deid.span import Span, resolve, source_kind
 from deid.transform import Change, apply
 
@@ -75,6 +76,8 @@ class Deidentifier:
         self.rules = rules or load_ruleset()
         self.labels = load_labels()
         self._vetoable = {r.source for r in self.rules.rules if r.vetoable}
+        stages = self.policy.options.get("model_screen")
+        self.screen = Screen(stages=None if stages is None else list(stages))  # type: ignore[call-overload]
         self.ner: Any = None
         self.ner_status = "off"
         if precision not in ("auto", "fp32", "int8"):
@@ -100,7 +103,9 @@ class Deidentifier:
     def detect(self, text: str, known: Known | None = None) -> list[Span]:
         return self.detect_batch([text], [known])[0]
 
-    def detect_batch(self, texts: list[str], knowns: list[Known | None] | None = None) -> list[list[Span]]:
+    def detect_batch(self, texts: list[str], knowns: list[Known | None] | None = None,
+                     trace: list[Screened] | None = None) -> list[list[Span]]:
+        """Spans of each text; ``trace`` (a list) receives what screening did to model spans."""
         knowns = knowns or [None] * len(texts)
         ner_spans: list[list[Span]] = (
             self.ner.detect_batch(texts) if self.ner is not None else [[] for _ in texts]
@@ -109,12 +114,16 @@ class Deidentifier:
         vetoers = set(self.policy.options.get("allow_vetoes", ["rule"]))  # type: ignore[arg-type]
         out = []
         for text, known, nsp in zip(texts, knowns, ner_spans, strict=True):
-            spans = self.rules.detect(text) + list(nsp)
-            spans = [s for s in spans if s.score >= min_score]
-            spans = veto(spans, self.rules.allow_spans(text), vetoers, self._vetoable)
-            if known is not None:
-                spans += known.detect(text)
-            out.append(resolve(spans, self.labels.priority))
+            allow = self.rules.allow_spans(text)
+            rule_spans = [s for s in self.rules.detect(text) if s.score >= min_score]
+            rule_spans = veto(rule_spans, allow, vetoers, self._vetoable)
+            known_spans = known.detect(text) if known is not None else []
+            model = [s for s in nsp if s.score >= min_score]
+            model = veto(model, allow, vetoers, self._vetoable)
+            screened = self.screen(text, model, support_spans(rule_spans, known_spans), allow)
+            if trace is not None:
+                trace.append(screened)
+            out.append(resolve(rule_spans + screened.kept + known_spans, self.labels.priority))
         return out
 
     # -- transformation ----------------------------------------------------------------------
