@@ -41,7 +41,7 @@ _MONTH_WORDS = frozenset(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"]
 )
 _FRAGMENT = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2}|\d{4})")
-_ORDINAL = re.compile(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)", re.I)
+_ORDINAL = re.compile(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)(?:\s+of)?", re.I)
 
 
 # -- shapes: a closed set, named in rules/screen.yaml -----------------------------------------
@@ -103,6 +103,8 @@ def _date(t: str, before: str) -> bool:
         return True
     if re.fullmatch(r"\d{4}s?", s):
         return 1900 <= int(s[:4]) <= 2100
+    if re.fullmatch(r"\d{1,2}", s) and re.search(r"\d{1,2}\s*[-/.]$", before):
+        return True  # the end of a date the model cut in two ("11-|30")
     if re.fullmatch(r"\d{2}s?", s):  # "MI 97", "s/p CABG '88", "in 97": a year in context
         prev = _prev_word(before)
         return (before.rstrip().endswith(("'", "\u2019")) or prev.lower() in _DATE_CONTEXT
