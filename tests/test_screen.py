@@ -203,3 +203,39 @@ def test_policy_option_model_screen(tmp_path) -> None:
     p.write_text("provenance: t\noptions: {model_screen: [vibes]}\n", encoding="utf-8")
     with pytest.raises(RuleError):
         load_policy(p)
+
+
+# -- in the engine -----------------------------------------------------------------------------
+class _FakeNer:
+    """Stands in for the model: returns fixed spans, so the engine's screening is what is tested."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = spans
+
+    def detect_batch(self, texts: list[str]) -> list[list[Span]]:
+        return [list(self.spans) for _ in texts]
+
+
+def test_engine_screens_model_spans_and_traces_them() -> None:
+    from deid.known import Known
+    from deid.screen import Screened
+    from deid.text import Deidentifier
+
+    text = "ABG 7.38/41/96/24. Email referral@. Seen with Zyx today."
+    gas = span(text, "7.38/41/96/24", "PHONE")
+    zyx = span(text, "Zyx", "PATIENT")
+    engine = Deidentifier(ner=False)
+    engine.ner = _FakeNer([gas, zyx])
+    trace: list[Screened] = []
+    spans = engine.detect_batch([text], None, trace)[0]
+    assert (gas.start, gas.end) not in {(s.start, s.end) for s in spans}
+    assert any(s.start == zyx.start and s.source == "ner" for s in spans)
+    assert trace[0].dropped == [(gas, "measurements")]
+    # a known identifier backs the model span: it is not screened
+    known = Known.from_mapping({"name": "Levophed Qzx", "phone": "7.38/41/96/24"})
+    spans = engine.detect_batch([text], [known])[0]
+    assert any(s.start <= gas.start and gas.end <= s.end for s in spans)
+    # the policy can turn screening off
+    engine.screen = Screen(stages=[])
+    spans = engine.detect_batch([text])[0]
+    assert any(s.start == gas.start and s.source == "ner" for s in spans)

@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deid.commands.text import ner_arg
+    from deid.screen import Screened
     from deid.text import Deidentifier
 
     try:
@@ -31,11 +32,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"cannot read {args.input}: {type(exc).__name__}") from None
     engine = Deidentifier(policy=args.policy, ner=ner_arg(args.ner))
     raw = engine.rules.detect(text)
-    spans = engine.detect(text)
+    trace: list[Screened] = []
+    spans = engine.detect_batch([text], None, trace)[0]
     print(f"{len(spans)} spans after resolve ({len(raw)} raw rule hits)")
     for s in spans:
         frag = text[s.start:s.end].replace("\n", "\\n")
         print(f"{s.start:>6}-{s.end:<6} {s.label:<12} {s.score:.2f} {s.source:<32} {frag}")
+    screened = trace[0]
+    if screened.dropped or screened.relabelled:
+        print(f"model spans screened out: {len(screened.dropped)}, relabelled: "
+              f"{len(screened.relabelled)} (deid/screen.py, rules/screen.yaml)")
+    for s, why in screened.dropped:
+        frag = text[s.start:s.end].replace("\n", "\\n")
+        print(f"{s.start:>6}-{s.end:<6} {s.label:<12} {s.score:.2f} {'dropped: ' + why:<32} {frag}")
+    for s, label in screened.relabelled:
+        frag = text[s.start:s.end].replace("\n", "\\n")
+        print(f"{s.start:>6}-{s.end:<6} {s.label:<12} {s.score:.2f} {'relabelled: ' + label:<32} {frag}")
     if args.html:
         from spacy import displacy
 
