@@ -28,7 +28,7 @@ from deid.validators import words_to_int
 
 STAGES = ("shape", "measurements", "vocabulary")
 
-_WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*")
 _HYPHENATED = re.compile(r"[A-Za-z0-9]+(?:[-/&][A-Za-z0-9]+)+")
 _DIGITS = re.compile(r"\d")
 _PAGER_WORDS = frozenset(
@@ -165,6 +165,9 @@ class ScreenConfig:
     english_zipf: float
     english_zipf_if_name: float
     english_exempt: frozenset[str]
+    clinical_max_zipf: float
+    clinical_max_zipf_cased: float
+    curated_only: frozenset[str]
     before: frozenset[str]
     after: frozenset[str]
     file: str = ""
@@ -184,7 +187,8 @@ def load_screen(path: str | None = None) -> ScreenConfig:
     require(isinstance(data, dict), p, None, "top level must be a mapping")
     require(isinstance(data.get("provenance"), str), p, None, "missing 'provenance' string")
     known_keys = {"provenance", "stages", "shapes", "vocabulary_labels", "english_zipf",
-                  "english_zipf_if_name", "english_exempt_labels", "name_context"}
+                  "english_zipf_if_name", "english_exempt_labels", "name_context",
+                  "clinical_max_zipf", "clinical_max_zipf_cased", "curated_only_labels"}
     for k in data:
         require(k in known_keys, p, str(k), f"unknown key; known: {sorted(known_keys)}")
     from deid.labels import load_labels
@@ -212,8 +216,12 @@ def load_screen(path: str | None = None) -> ScreenConfig:
     ex = data.get("english_exempt_labels") or []
     require(isinstance(ex, list) and all(x in labels for x in ex), p, "english_exempt_labels",
             "must list known labels")
+    co = data.get("curated_only_labels") or []
+    require(isinstance(co, list) and all(x in labels for x in co), p, "curated_only_labels",
+            "must list known labels")
     zipfs = []
-    for k in ("english_zipf", "english_zipf_if_name"):
+    for k in ("english_zipf", "english_zipf_if_name", "clinical_max_zipf",
+              "clinical_max_zipf_cased"):
         v = data.get(k, 9.0)
         require(isinstance(v, int | float) and 0 <= v <= 9, p, k, "must be a number 0..9")
         zipfs.append(float(v))
@@ -221,7 +229,8 @@ def load_screen(path: str | None = None) -> ScreenConfig:
     require(isinstance(ctx, dict) and set(ctx) <= {"before", "after"}, p, "name_context",
             "must be {before: [...], after: [...]}")
     return ScreenConfig(
-        tuple(stages), shapes, frozenset(vl), zipfs[0], zipfs[1], frozenset(ex),
+        tuple(stages), shapes, frozenset(vl), zipfs[0], zipfs[1], frozenset(ex), zipfs[2], zipfs[3],
+        frozenset(co),
         _words(ctx.get("before", []), p, "name_context.before"),
         _words(ctx.get("after", []), p, "name_context.after"), str(p))
 
@@ -229,12 +238,22 @@ def load_screen(path: str | None = None) -> ScreenConfig:
 # -- vocabulary --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Lexicon:
-    """What the vocabulary stage asks of a word."""
+    """What the vocabulary stage asks of a word.
 
+    ``curated``: project-curated clinical lists (shorthand, wards, devices, instruments, the
+    allow-list drugs and eponyms), chosen to hold no usual names; ``clinical``: any clinical
+    source (drug dictionary, ICD-10-CM words, abbreviations), broader and noisier.
+    """
+
+    curated: Callable[[str], bool]
     clinical: Callable[[str], bool]
     zipf: Callable[[str], float]
     phrases: frozenset[str]
     names: frozenset[str]
+
+
+CURATED_GROUPS = frozenset({"abbreviations", "units", "wards", "devices_lines",
+                            "nursing_shorthand", "instruments_sutures"})
 
 
 @lru_cache(maxsize=2)
@@ -242,15 +261,21 @@ def default_lexicon() -> Lexicon:
     """Clinical vocabulary (rules/vocab/) + the allow-list word lists + the name lists."""
     from deid.vocab import load_vocab
 
+    # the committed vocabulary only: a machine-dependent dictionary (Hunspell's, when installed)
+    # would make the same note come out differently on two machines
     vocab = load_vocab()
     extra = load_wordlist("drugs") | load_wordlist("eponyms") | load_wordlist("medical_terms")
     names = load_wordlist("first_names") | load_wordlist("surnames")
 
-    def clinical(w: str) -> bool:
-        return w in extra or vocab.is_clinical(w)
+    def curated(w: str) -> bool:
+        if w in extra:
+            return True
+        groups = vocab.sources(w) & CURATED_GROUPS
+        # an abbreviation that is also a name (NASH, TED, ED) needs more than the list
+        return bool(groups - {"abbreviations"} or (groups and w not in names))
 
-    return Lexicon(clinical, vocab.zipf, vocab.phrases() | frozenset(e for e in extra if " " in e),
-                   names)
+    return Lexicon(curated, vocab.is_clinical, vocab.zipf,
+                   vocab.phrases() | frozenset(e for e in extra if " " in e), names)
 
 
 # -- screening ---------------------------------------------------------------------------------
@@ -277,15 +302,18 @@ class _Intervals:
         return i >= 0 and self.spans[i].end > s.start
 
 
-def _case_tells(text: str, start: int, end: int) -> bool:
-    """Whether capitals mean something around ``[start, end)``: mixed-case text, mid-sentence."""
-    window = text[max(0, start - 150):end + 150]
-    letters = [c for c in window if c.isalpha()]
-    if not letters:
+def _case_tells(text: str, start: int, word: str) -> bool:
+    """Whether the case of ``word`` (at ``start``) is evidence of a name.
+
+    A lower-case word never is; an all-capitals word only in mixed-case text; a capitalised
+    word unless it starts a sentence, a line or a field (after ':').
+    """
+    if word.islower():
         return False
-    upper = sum(c.isupper() for c in letters) / len(letters)
-    if upper < 0.03 or upper > 0.5:
-        return False
+    if word.isupper():
+        window = text[max(0, start - 150):start + len(word) + 150]
+        letters = [c for c in window if c.isalpha()]
+        return not letters or sum(c.isupper() for c in letters) / len(letters) <= 0.5
     lead = text[max(0, start - 3):start]
     return not (start == 0 or re.search(r"(?:[.!?:;]\s+|\n\s*|^\s*)$", lead))
 
@@ -365,37 +393,53 @@ class Screen:
         m = re.match(r"\s*,?\s*([A-Za-z][A-Za-z-]*)\b", after)
         return bool(m and m.group(1).casefold() in self.config.after)
 
+    def _vetoable_word(self, word: str, label: str, tells: bool) -> bool:
+        """A word that is no evidence of an identifier (see ``_ordinary``)."""
+        lex, cfg = self.lexicon, self.config
+        key = re.sub(r"['\u2019]s$", "", word).casefold()
+        if lex.curated(key):
+            return True
+        named = key in lex.names
+        z = lex.zipf(key)
+        if any(c.isdigit() for c in key):
+            return lex.clinical(key)  # "b12", "a1c"; other tokens with digits are identifiers
+        if label in cfg.curated_only:
+            return False
+        bar = cfg.clinical_max_zipf_cased if tells else cfg.clinical_max_zipf
+        if not named and z < bar and lex.clinical(key):
+            return True  # a specifically clinical word: levophed, hallux, marcaine
+        if label in cfg.english_exempt or tells:
+            return False
+        return z >= (cfg.english_zipf_if_name if named else cfg.english_zipf)
+
     def _ordinary(self, text: str, s: Span) -> bool:
-        """Every word of the span is clinical vocabulary or (where case tells nothing) common."""
+        """Every word of the span is clinical vocabulary or (where case tells nothing) common.
+
+        Curated clinical lists veto any word; the broad clinical sources only words that are
+        neither names nor common English; common English only where case tells nothing.
+        """
         lex = self.lexicon
         frag = text[s.start:s.end]
         whole = " ".join(frag.casefold().split())
-        if whole in lex.phrases or (len(whole) > 1 and lex.clinical(whole)):
+        if whole in ("st", "ste") and re.match(r"\.?\s+[A-Z]", text[s.end:s.end + 3]):
+            return False  # "St. Craig's": Saint, not sinus tachycardia
+        if whole in lex.phrases or (len(whole) > 1 and lex.curated(whole)):
             return True
-        english_ok = s.label not in self.config.english_exempt
-        tells = _case_tells(text, s.start, s.end)
         covered = [False] * len(frag)
         seen = False
         for m in _HYPHENATED.finditer(frag):  # "A-line", "I&O", "s/p" as one word
-            if lex.clinical(m.group().casefold()):
+            if lex.curated(m.group().casefold()):
                 covered[m.start():m.end()] = [True] * (m.end() - m.start())
-        for m in _WORD.finditer(frag):
+        for m in _TOKEN.finditer(frag):
             if all(covered[m.start():m.end()]):
                 seen = True
                 continue
             w = m.group()
-            if len(w) < 2:
+            if len(w) < 2 and not w.isdigit():
                 return False  # an initial: never ordinary
             seen = True
-            key = re.sub(r"['\u2019]s$", "", w).casefold()
-            if lex.clinical(key):
-                continue
-            if english_ok and (not tells or w.islower()):
-                bar = self.config.english_zipf_if_name if key in lex.names \
-                    else self.config.english_zipf
-                if lex.zipf(key) >= bar:
-                    continue
-            return False
+            if not self._vetoable_word(w, s.label, _case_tells(text, s.start + m.start(), w)):
+                return False
         return seen
 
 

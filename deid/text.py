@@ -99,6 +99,19 @@ class Deidentifier:
         self.ner = NerDetector.load(model_dir, device=device, quantize=quantize)
         self.ner_status = f"{model_dir} ({self.ner.precision}, {self.ner.device.type})"
 
+    @property
+    def screen_status(self) -> str:
+        """The screening stages and vocabulary files used on model spans (for run reports)."""
+        if self.ner is None:
+            return "off (no model)"
+        stages = "+".join(sorted(self.screen.stages)) or "none"
+        if "vocabulary" not in self.screen.stages:
+            return stages
+        from deid.vocab import load_vocab
+
+        files = ", ".join(p.name for p in load_vocab().files)
+        return f"{stages} (vocabulary: {files})"
+
     # -- detection ---------------------------------------------------------------------------
     def detect(self, text: str, known: Known | None = None) -> list[Span]:
         return self.detect_batch([text], [known])[0]

@@ -12,11 +12,12 @@ from deid.span import Span
 
 CLINICAL = {"levophed", "vanc", "propofol", "gtt", "picc", "sicu", "kerrison", "rongeur", "foley",
             "a-line", "afeb", "oob", "mae", "cont", "swan"}
-ZIPF = {"will": 5.9, "continue": 5.2, "the": 7.7, "floor": 4.9, "mark": 5.1, "kate": 4.0,
+ZIPF = {"mutual": 4.4, "will": 5.9, "continue": 5.2, "the": 7.7, "floor": 4.9, "mark": 5.1, "kate": 4.0,
         "smith": 4.4, "brown": 4.8}
-LEX = Lexicon(clinical=lambda w: w in CLINICAL, zipf=lambda w: ZIPF.get(w, 0.0),
+LEX = Lexicon(curated=lambda w: w in CLINICAL, clinical=lambda w: w in CLINICAL | {"hallux", "arnold", "mutual", "rv"},
+              zipf=lambda w: ZIPF.get(w, 0.0),
               phrases=frozenset({"to the floor"}),
-              names=frozenset({"will", "mark", "kate", "smith", "brown", "swan", "foley"}))
+              names=frozenset({"will", "mark", "kate", "smith", "brown", "swan", "foley", "arnold"}))
 
 
 def screen(**kw: object) -> Screen:
@@ -133,6 +134,35 @@ def test_common_words_count_only_where_case_tells_nothing() -> None:
     kept, dropped = run(caps, [w, c, k], stages=["vocabulary"])
     assert dropped == {w: "vocabulary", c: "vocabulary"}  # "mark" is also a name: higher bar
     assert kept == [k]
+
+
+def test_broad_clinical_sources_spare_names_and_capitalised_common_words() -> None:
+    text = "Exam: hallux valgus. Seen with Arnold today. Payer is Mutual Insurance. Pump RV-8385."
+    hallux, arnold = span(text, "hallux", "DOCTOR"), span(text, "Arnold", "PATIENT")
+    mutual, serial = span(text, "Mutual", "ORGANIZATION"), span(text, "RV-8385", "DEVICE")
+    kept, dropped = run(text, [hallux, arnold, mutual, serial], stages=["vocabulary"])
+    assert dropped == {hallux: "vocabulary"}  # a name, a capitalised word, a serial stay
+    assert kept == [arnold, mutual, serial]
+
+
+def test_professions_are_vetoed_by_curated_lists_only() -> None:
+    text = "works as a oob; formerly hallux"
+    nurse = span(text, "oob", "PROFESSION")
+    other = span(text, "hallux", "PROFESSION")
+    cfg = load_screen()
+    kept, dropped = run(text, [nurse, other], stages=["vocabulary"])
+    assert "PROFESSION" in cfg.curated_only
+    assert dropped == {nurse: "vocabulary"}  # "oob" is curated; "hallux" only in the broad source
+    assert kept == [other]
+
+
+def test_saint_is_not_sinus_tachycardia() -> None:
+    text = "admitted to ST. CRAIG'S HOSPITAL; ST elevation"
+    a, b = span(text, "ST", "HOSPITAL"), span(text, "ST", "HOSPITAL", nth=1)
+    lex = Lexicon(curated=lambda w: w == "st", clinical=lambda w: False, zipf=lambda w: 0.0,
+                  phrases=frozenset(), names=frozenset())
+    r = Screen(lexicon=lex, stages=["vocabulary"])(text, [a, b], [], [])
+    assert r.kept == [a] and [s for s, _ in r.dropped] == [b]
 
 
 def test_initials_and_unknown_words_are_never_vocabulary() -> None:

@@ -182,7 +182,8 @@ def _file_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]
     """Read a chunk of note files, de-identify them in one batch, write each atomically."""
     results = []
     for task, out in zip(tasks, _deidentify_chunk(engine, tasks), strict=True):
-        res: dict[str, Any] = {"input": task["rel"], "id": task["id"], "ner": engine.ner_status}
+        res: dict[str, Any] = {"input": task["rel"], "id": task["id"], "ner": engine.ner_status,
+                               "screen": engine.screen_status}
         results.append(res)
         if isinstance(out, str):
             res.update(status="failed", reason=out)
@@ -206,7 +207,8 @@ def _audit(out: Any) -> dict[str, Any]:
 def _note_tasks(engine: Any, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     for task, out in zip(tasks, _deidentify_chunk(engine, tasks), strict=True):
-        res = {"index": task["index"], "id": task["id"], "ner": engine.ner_status}
+        res = {"index": task["index"], "id": task["id"], "ner": engine.ner_status,
+                               "screen": engine.screen_status}
         if isinstance(out, str):
             results.append({**res, "status": "failed", "reason": out})
         else:
@@ -280,10 +282,11 @@ def _run_single(args: argparse.Namespace, inp: Path, init: Any, km: dict[str, Kn
 
 
 def _note_engines(report: RunReport, results: list[dict[str, Any]]) -> None:
-    """Which NER model, arithmetic and device made the outputs (one per worker, normally one)."""
-    used = sorted({str(r["ner"]) for r in results if r.get("ner")})
-    if used:
-        report.settings["ner"] = used[0] if len(used) == 1 else used
+    """Which NER model, arithmetic and device, and which screening of its spans, made the outputs."""
+    for key in ("ner", "screen"):
+        used = sorted({str(r[key]) for r in results if r.get(key)})
+        if used:
+            report.settings[key] = used[0] if len(used) == 1 else used
 
 
 def _previous_run_clean(report_path: Path) -> bool:
