@@ -64,21 +64,21 @@ def plan(n: int, seed: int, data: SynthData) -> Iterator[tuple[str, str, int, st
     """The (split, family, document seed, document id) of each of ``n`` documents, in order.
 
     Documents are split train/dev/test by the configured ratio; within a split the note types
-    cycle in a seed-shuffled order, so every type appears once the split has as many documents
-    as there are types.
+    cycle in a seed-shuffled order (a type of weight w appears w times per cycle), so every type
+    appears once the split has as many documents as the weights add up to.
     """
     if n < 0:
         raise ValueError("n must be >= 0")
     master = random.Random(seed)
     counts = split_counts(n, data.config["split_ratio"])
-    types = list(data.type_titles)
+    types = [t for t in data.type_titles for _ in range(data.type_weights.get(t, 1))]
     i = 0
     for split in SPLITS:
         name_pools(split)  # validate the pool early
         order = types[:]
         master.shuffle(order)
         fams_by_type = {t: sorted(f.name for f in data.families.values()
-                                  if f.type == t and f.split == split) for t in types}
+                                  if f.type == t and f.split == split) for t in data.type_titles}
         for j in range(counts[split]):
             t = order[j % len(order)]
             fam = fams_by_type[t][master.randrange(len(fams_by_type[t]))]

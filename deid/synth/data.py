@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ from deid.synth.template import Node, compile_template
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 NAME_LABELS: frozenset[str] = frozenset({"PATIENT", "DOCTOR", "RELATIVE", "NAME"})
+# Keys a style in config.yaml may set (applied by deid/synth/style.py).
+STYLE_KEYS: frozenset[str] = frozenset({"upper", "lower", "abbreviate", "drop_punct", "typos",
+                                        "phi_typos", "wrap", "copy_forward", "double_space"})
 _TOKEN = re.compile(r"[^\W\d_]{2,}")
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -63,6 +66,7 @@ class SynthData:
     sections: dict[str, Section]
     families: dict[str, Family]
     type_titles: dict[str, tuple[str, ...]]
+    type_weights: dict[str, int] = field(default_factory=dict)  # times a type recurs per cycle
 
 
 HEADINGS = ("upper_colon", "title_colon", "inline", "dash", "hash", "underline", "bracket",
@@ -99,7 +103,7 @@ def _sections(path: Path, raw: Any) -> dict[str, Section]:
 
 
 def _families(path: Path, raw: Any, sections: dict[str, Section]) -> tuple[
-        dict[str, Family], dict[str, tuple[str, ...]]]:
+        dict[str, Family], dict[str, tuple[str, ...]], dict[str, int]]:
     from deid.synth.dates import FORMATS
 
     require(isinstance(raw, dict) and isinstance(raw.get("types"), dict)
@@ -107,8 +111,12 @@ def _families(path: Path, raw: Any, sections: dict[str, Section]) -> tuple[
             "needs 'types' and 'families' mappings")
     types = {str(k): tuple(str(t) for t in (v or {}).get("titles") or ())
              for k, v in raw["types"].items()}
+    weights: dict[str, int] = {}
     for t, titles in types.items():
         require(bool(titles), path, t, "note type needs titles")
+        w = (raw["types"][t] or {}).get("weight", 1)
+        require(isinstance(w, int) and 1 <= w <= 10, path, t, "weight must be an integer 1..10")
+        weights[t] = w
     fams: dict[str, Family] = {}
     for name, spec in raw["families"].items():
         require(isinstance(spec, dict), path, name, "family must be a mapping")
@@ -133,7 +141,7 @@ def _families(path: Path, raw: Any, sections: dict[str, Section]) -> tuple[
         fams[str(name)] = Family(str(name), spec["type"], spec["split"], spec["heading"],
                                  tuple(secs), tuple((str(k), float(v)) for k, v in styles.items()),
                                  dates)
-    return fams, types
+    return fams, types, weights
 
 
 @lru_cache(maxsize=2)
@@ -152,8 +160,6 @@ def load_data(base: str | None = None) -> SynthData:
     permille = config["name_split"].get("permille") or {}
     require(set(permille) == set(SPLITS) and sum(permille.values()) == 1000, cfg_p,
             "name_split", "permille needs train/dev/test summing to 1000")
-    from deid.synth.style import STYLE_KEYS
-
     for sname, sspec in config["styles"].items():
         require(isinstance(sspec, dict) and set(sspec) <= STYLE_KEYS, cfg_p, sname,
                 f"style keys must be among {sorted(STYLE_KEYS)}")
@@ -168,27 +174,33 @@ def load_data(base: str | None = None) -> SynthData:
         require(isinstance(ab, list) and len(ab) == 2, voc_p, f"abbreviations[{i}]",
                 "must be [pattern, replacement]")
     sections = _sections(sec_p, load_yaml(sec_p))
-    families, types = _families(fam_p, load_yaml(fam_p), sections)
+    families, types, weights = _families(fam_p, load_yaml(fam_p), sections)
     for st in {s for f in families.values() for s, _ in f.styles}:
         require(st in config["styles"], fam_p, st, "style not defined in config.yaml")
     for t in types:
         for sp in SPLITS:
             require(any(f.type == t and f.split == sp for f in families.values()), fam_p, t,
                     f"note type has no family in split {sp!r}")
-    _check_slots(sec_p, sections)
-    return SynthData(config, vocab, sections, families, types)
+    hn = vocab.get("hard_negatives")
+    require(isinstance(hn, dict) and all(isinstance(v, list) and v for v in hn.values()), voc_p,
+            "hard_negatives", "must map list names to non-empty lists")
+    _check_slots(sec_p, sections, hn)
+    return SynthData(config, vocab, sections, families, types, weights)
 
 
-def _check_slots(path: Path, sections: dict[str, Section]) -> None:
-    """Every slot named in a template must be a generator of deid.synth.note.Note."""
+def _check_slots(path: Path, sections: dict[str, Section], lists: dict[str, Any]) -> None:
+    """Every slot named in a template must be a generator of deid.synth.note.Note, and every
+    ``{v:NAME}`` a list under ``hard_negatives`` in vocab.yaml."""
     from deid.synth.note import Note
     from deid.synth.template import slots_of
 
     for name, sec in sections.items():
         for seq in sec.head + sec.lines + sec.tail:
-            for slot, _ in slots_of(seq):
+            for slot, arg in slots_of(seq):
                 require(callable(getattr(Note, "s_" + slot, None)), path, name,
                         f"unknown slot {{{slot}}}")
+                require(slot != "v" or arg in lists, path, name,
+                        f"{{v:{arg}}} names no hard_negatives list in vocab.yaml")
 
 
 def check_labels(labels: set[str]) -> None:
@@ -238,7 +250,7 @@ def stop_tokens(vocab: dict[str, Any]) -> frozenset[str]:
                           vocab.get("allergies", []), vocab.get("problems", []),
                           [d["name"] for d in vocab["drugs"]], vocab.get("vehicle_makes", []),
                           vocab.get("units_generic", []), list(vocab["relations"]),
-                          vocab["professions"]]
+                          vocab["professions"], vocab.get("hard_negatives", {})]
 
     def walk(x: Any) -> None:
         if isinstance(x, str):

@@ -52,11 +52,16 @@ FORMATS = {
     "md_dash": lambda d, r: ("", f"{d.month}-{d.day}"),
     "month_d": lambda d, r: ("", f"{MONTHS[d.month - 1]} {d.day}"),
     "mdy4_dash": lambda d, r: ("", f"{d.month}-{d.day}-{d.year}"),
+    # two-digit years of history lists ("s/p CABG '88", "MI 97"): only asked for by name
+    "apos_yy": lambda d, r: ("", f"'{d.year % 100:02d}"),
+    "yy": lambda d, r: ("", f"{d.year % 100:02d}"),
 }
-# Formats that keep a full date (used for dates of birth and headers) and year-only forms.
+# Formats that keep a full date (used for dates of birth and headers); ALL excludes the bare
+# two-digit years, which only templates that name them use.
 FULL = ("mdy4", "mdy4_0", "mdy2", "mdy0_2", "mdy_dash0", "dmonY", "iso", "dmy_dot", "long",
         "mon_dash", "compact", "dmon_caps", "dmy_slash", "mdy_dot2", "mon_d_y", "mdy4_dash")
-ALL = tuple(FORMATS)
+PARTIAL = ("apos_yy", "yy")
+ALL = tuple(f for f in FORMATS if f not in PARTIAL)
 
 
 def render_date(d: dt.date, fmt: str, rng: random.Random) -> tuple[str, str]:

@@ -270,3 +270,113 @@ class FillerSlots:
 
     def s_path_dx_lc(self, b: Builder, arg: str) -> None:
         b.text(_lower_first(self.path["dx"]))
+
+    # ------------------------------------------------------------------ ICU / dictation fillers
+
+    def _hn(self, key: str) -> Any:
+        return self.v["hard_negatives"][key]
+
+    def s_v(self, b: Builder, arg: str) -> None:
+        """One entry of a hard-negative list (``{v:lines}``, ``{v:sutures}``...)."""
+        b.text(self.rng.choice(self._hn(arg)))
+
+    def s_f(self, b: Builder, arg: str) -> None:
+        """A decimal in a range: ``{f:0.02-0.3/2}``."""
+        rng_, _, dec = arg.partition("/")
+        lo, _, hi = rng_.partition("-")
+        b.text(f"{self.rng.uniform(float(lo), float(hi)):.{int(dec or 1)}f}")
+
+    def s_drip(self, b: Builder, arg: str) -> None:
+        """A drip with its rate: "levo @ 0.08 mcg/kg/min", "propofol gtt 30mcg"."""
+        rng = self.rng
+        d = rng.choice(self._hn("drips"))
+        name = rng.choice(d["names"])
+        lo, hi, dec, unit = d["rate"]
+        val = f"{rng.uniform(float(lo), float(hi)):.{int(dec)}f}"
+        if val.startswith("0.") and rng.random() < 0.25:
+            val = val[1:]
+        sep = rng.choice([" ", "", " "])
+        b.text(rng.choice([f"{name} @ {val}{sep}{unit}", f"{name} gtt {val}{sep}{unit}",
+                           f"{name} at {val}{sep}{unit}", f"on {name} {val}",
+                           f"{name} gtt @ {val}", f"{name} {val}{sep}{unit}",
+                           f"{name} weaned to {val}", f"{name} titrated up to {val}{sep}{unit}"]))
+
+    def s_abg(self, b: Builder, arg: str) -> None:
+        """A blood gas: "ABG 7.38/41/96/24"."""
+        rng = self.rng
+        ph = f"{rng.uniform(7.18, 7.52):.2f}"
+        gas = f"{ph}/{rng.randint(28, 68)}/{rng.randint(58, 240)}"
+        if rng.random() < 0.7:
+            gas += f"/{rng.randint(16, 32)}"
+        if rng.random() < 0.3:
+            gas += f"/{rng.randint(-8, 5):+d}"
+        b.text(rng.choice(["ABG ", "abg ", "ABG: ", "VBG ", "am ABG ", "gas "]) + gas)
+
+    def s_bp_range(self, b: Builder, arg: str) -> None:
+        """A blood pressure range: "SBP 100-140", "BP 100-140/50-70", "MAP 60s-70s"."""
+        rng = self.rng
+        s1 = rng.randint(8, 13) * 10
+        s2 = s1 + rng.randint(1, 5) * 10
+        d1 = rng.randint(4, 7) * 10
+        d2 = d1 + rng.randint(1, 3) * 10
+        b.text(rng.choice([f"BP {s1}-{s2}/{d1}-{d2}", f"SBP {s1}-{s2}", f"sbp {s1}s-{s2}s",
+                           f"BP {s1}s-{s2}s/{d1}s", f"MAP {rng.randint(55, 70)}-{rng.randint(71, 95)}",
+                           f"MAPs {rng.randint(6, 8)}0s", f"SBP >{rng.randint(9, 10)}0",
+                           f"BP {s1}/{d1}-{s2}/{d2}"]))
+
+    def s_hr_range(self, b: Builder, arg: str) -> None:
+        """A heart-rate range: "HR 90s-110s", "ST 100-110", "NSR 70s"."""
+        rng = self.rng
+        a = rng.randint(5, 11) * 10
+        c = a + rng.randint(1, 3) * 10
+        rhythm = rng.choice(self._hn("rhythms"))
+        b.text(rng.choice([f"HR {a}s-{c}s", f"HR {a}-{c}", f"{rhythm} {a}s", f"{rhythm} {a}s-{c}s",
+                           f"hr {a}s", f"{rhythm} {a}-{c}s"]))
+
+    def s_io_nsg(self, b: Builder, arg: str) -> None:
+        """Intake and output as nurses write it: "I/O 2.1L/1.4L", "UOP 30-50cc/hr"."""
+        rng = self.rng
+        i, o = rng.uniform(0.4, 4.5), rng.uniform(0.3, 4.0)
+        u1 = rng.randint(1, 8) * 10
+        b.text(rng.choice([f"I/O {i:.1f}L/{o:.1f}L", f"I/O {int(i * 1000)}/{int(o * 1000)}",
+                           f"UOP {u1}-{u1 + rng.randint(1, 4) * 10}cc/hr",
+                           f"UO {u1}-{u1 + 20} cc/hr", f"{i - o:+.1f}L for shift",
+                           f"LOS {rng.randint(-3, 9):+d}L", f"UOP {rng.randint(15, 80)}cc/hr",
+                           f"24hr I/O +{int(i * 1000)}/-{int(o * 1000)}",
+                           f"cvvh pulling {rng.randint(5, 20)}0cc/hr"]))
+
+    def s_vent(self, b: Builder, arg: str) -> None:
+        """Ventilator settings: "AC 500x14/+5/40%", "PS 10/5 FiO2 40%"."""
+        rng = self.rng
+        fio2 = rng.choice([30, 35, 40, 50, 60, 100])
+        peep = rng.choice([5, 5, 8, 10, 12])
+        b.text(rng.choice([f"AC {rng.randint(35, 60)}0x{rng.randint(12, 24)}/+{peep}/{fio2}%",
+                           f"PS {rng.choice([5, 8, 10, 12, 15])}/{peep} FiO2 {fio2}%",
+                           f"CPAP/PS {peep}/5 .{fio2 // 10}", f"AC TV {rng.randint(35, 60)}0 RR "
+                           f"{rng.randint(12, 24)} PEEP {peep} FiO2 {fio2}%",
+                           f"{rng.randint(2, 6)}L NC", f"{rng.randint(40, 60)}% face tent",
+                           f"HFNC {rng.randint(3, 6)}0L/{fio2}%", f"BiPAP {rng.randint(10, 16)}/{peep}"]))
+
+    def s_spine(self, b: Builder, arg: str) -> None:
+        """A spine level or segment: "C5-C6", "C5-6", "T12", "L4-5", "L5-S1"."""
+        rng = self.rng
+        region, top = rng.choice([("C", 7), ("T", 12), ("L", 5)])
+        k = rng.randint(1, top)
+        nxt = f"{region}{k + 1}" if k < top else {"C": "T1", "T": "L1", "L": "S1"}[region]
+        bare = nxt[1:] if nxt[0] == region else nxt
+        b.text(rng.choice([f"{region}{k}-{nxt}", f"{region}{k}-{bare}", f"{region}{k}",
+                           f"{region}{k}-{bare}", f"{region}{k}/{bare}", f"{region}{k} and {nxt}"]))
+
+    def s_cpt(self, b: Builder, arg: str) -> None:
+        """A procedure code: "CPT 22551", "(63047)", "64483 x2"."""
+        rng = self.rng
+        code = str(rng.choice(self._hn("cpt_codes")))
+        b.text(rng.choice([f"CPT {code}", f"({code})", f"CPT: {code}", f"{code}",
+                           f"{code}-{rng.choice(['59', '51', '22', 'RT', 'LT'])}"]))
+
+    def s_implant(self, b: Builder, arg: str) -> None:
+        """An implant with its size: "a 14 mm PEEK cage", "two 3.5 x 14 mm screws"."""
+        rng = self.rng
+        b.text(rng.choice(self._hn("implants")).replace(
+            "{mm}", str(rng.randint(6, 16))).replace("{len}", str(rng.choice([12, 14, 16, 40, 45])))
+            .replace("{size}", str(rng.randint(2, 8))))

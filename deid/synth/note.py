@@ -252,6 +252,16 @@ class Note(FillerSlots):
         elif form == "sig":
             self.emit_name(b, p, rng.choice(["full", "full", "initial"]), label)
             b.text(f", {p.cred}" if p.cred else rng.choice(self.v["doctor_suffixes"]))
+        elif form == "lcfirst":  # "daughter anne called"
+            b.phi((p.nick if p.nick and rng.random() < 0.2 else p.first).lower(), label)
+        elif form == "capsfirst":  # "RN KATE NOTIFIED", "NP TOM AWARE"
+            b.phi((p.nick if p.nick and rng.random() < 0.35 else p.first).upper(), label)
+        elif form == "drlc":  # "dr. smith aware", "dr s. aware"
+            b.text(rng.choice(["dr. ", "dr ", "dr. ", "Dr. ", "dr "]))
+            b.phi(p.last.lower() if rng.random() < 0.8 else f"{p.last[0].lower()}.", label)
+        elif form == "init1":  # a single initial standing for the person
+            b.phi(rng.choice([f"{p.last[0]}.", f"{p.first[0]}.", f"{p.first[0]}. {p.last[0]}."]),
+                  label)
         elif form == "short":
             if rng.random() < 0.5:
                 b.phi(f"{p.first} {p.last[0]}.", label)
@@ -296,6 +306,7 @@ class Note(FillerSlots):
     def s_STAFF(self, b: Builder, arg: str) -> None:
         key, form = _split_arg(arg)
         creds = {"pt": "PT, DPT", "pharm": "PharmD", "gross": "PA(ASCP)", "assist": "PA-C",
+                 "np": "NP", "rt": "RRT", "sw": "LICSW",
                  "tel": self.rng.choice(["RN", "MA", "LPN"])}
         p = self._staff("staff:" + key, creds.get(key, self.rng.choice(
             list(self.v["staff_roles"].values()))))
@@ -431,10 +442,33 @@ class Note(FillerSlots):
             self.consts["hosp:" + key] = h
         return h
 
+    def _hospital_short(self, name: str) -> str:
+        """A local short form: "SGH", "Springfield Gen", "St Anne's", "Springfield"."""
+        rng = self.rng
+        words = [w for w in name.replace("-", " ").split() if w[:1].isupper()]
+        generic = set(self.v["hospital_generic_words"])
+        core = [w for w in words if w.strip(".") not in generic] or words[:1]
+        forms = [" ".join(core)]
+        if len(core) == 1 and rng.random() < 0.5:  # a lone city or surname reads as a place
+            forms = [f"{core[0]} {rng.choice(self.v['hospital_short_tails'])}"]
+        if len(core) >= 2 or core[0].startswith("St"):
+            forms.append(" ".join(core).replace("St. ", "St ").replace("'s", "s"))
+        initials = "".join(w[0] for w in words)
+        if 2 <= len(initials) <= 4:
+            forms += [initials, initials]
+        if 2 <= len(core) <= 3:
+            forms.append("".join(w[0] for w in core))
+        tail = [w for w in words if w in generic]
+        if tail:
+            forms.append(" ".join(core) + " " + rng.choice(self.v["hospital_short_tails"]))
+        return rng.choice(forms)
+
     def s_HOSPITAL(self, b: Builder, arg: str) -> None:
         key, form = _split_arg(arg)
         name = self._hospital(key or "main")
-        if form == "abbr" or (not form and self.rng.random() < 0.12):
+        if form == "short":
+            name = self._hospital_short(name)
+        elif form == "abbr" or (not form and self.rng.random() < 0.12):
             words = [w for w in name.replace("-", " ").split() if w[:1].isupper()]
             abbr = "".join(w[0] for w in words)
             if len(abbr) >= 2:
@@ -442,10 +476,13 @@ class Note(FillerSlots):
         b.phi(name, "HOSPITAL")
 
     def s_WARD(self, b: Builder, arg: str) -> None:
-        key = "ward:" + (arg or "main")
+        name, form = _split_arg(arg)
+        key = "ward:" + (name or "main") + ("/" + form if form else "")
         w = self.consts.get(key)
         if w is None:
-            w = self._fill(self.rng.choice(self.v["ward_patterns"]))
+            # form "floor": a named building or campus and a floor ("Ellison 7", "Baker 12")
+            pats = self.v["building_floor_patterns" if form == "floor" else "ward_patterns"]
+            w = self._fill(self.rng.choice(pats))
             self.consts[key] = w
         # Policy: a named ward/building identifies the facility -> HOSPITAL. Generic units
         # (MICU, 4 West) and room/bed numbers are not annotated ({unit}, {room}).
@@ -481,7 +518,7 @@ class Note(FillerSlots):
         key, fmt = _split_arg(arg)
         if key == "year":
             d = self.dates["prior"] - dt.timedelta(days=rng.randint(0, 3000))
-            fmt = "year"
+            fmt = fmt or "year"
         elif key in self.dates:
             d = self.dates[key]
         else:
@@ -546,8 +583,11 @@ class Note(FillerSlots):
         return v
 
     def s_PHONE(self, b: Builder, arg: str) -> None:
-        key = arg or "patient"
-        if key.startswith("pager"):
+        key, form = _split_arg(arg)
+        key = key or "patient"
+        if form == "nsg":  # in-house pager/extension as nurses write it: "4-1234", "x5-6789"
+            b.phi(self._const("nsg:" + key, lambda: phi.inhouse(self.rng)), "PHONE")
+        elif key.startswith("pager"):
             b.phi(self._const("pager:" + key, lambda: phi.pager(self.rng)), "PHONE")
         else:
             b.phi(self._const("phone:" + key, lambda: phi.phone(self.rng)), "PHONE")

@@ -115,6 +115,12 @@ def pager(rng: random.Random) -> str:
                        phone(rng, ext=False, intl=False)])
 
 
+def inhouse(rng: random.Random) -> str:
+    """An in-house pager or extension: "4-1234", "x5-6789", "41234", "#7-2231"."""
+    n = f"{rng.randint(1, 9)}-{digits(rng, 4)}"
+    return rng.choice([n, n, f"x{n}", f"x{n[0]}{n[2:]}", n.replace("-", ""), f"#{n}"])
+
+
 def mrn(rng: random.Random) -> str:
     return _one(rng, [lambda: digits(rng, 7), lambda: digits(rng, 8), lambda: "00" + digits(rng, 6),
                       lambda: f"{letters(rng, 1)}{digits(rng, 7)}", lambda: f"{digits(rng, 2)}-{digits(rng, 2)}-{digits(rng, 2)}",

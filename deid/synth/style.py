@@ -1,4 +1,4 @@
-"""Style transforms over a note's pieces: ALL CAPS, shorthand, dropped punctuation, typos
+"""Style transforms over a note's pieces: ALL CAPS, all lower case, shorthand, dropped punctuation, typos
 (outside PHI, and inside names with gold following), doubled spaces, hard line wrapping.
 
 Transforms only change piece texts; offsets are computed afterwards from the pieces, so gold
@@ -14,10 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from deid.synth.build import Piece, merge_text
-from deid.synth.data import NAME_LABELS, NamePools
+from deid.synth.data import NAME_LABELS, STYLE_KEYS, NamePools
 
-STYLE_KEYS = frozenset({"upper", "abbreviate", "drop_punct", "typos", "phi_typos", "wrap",
-                        "copy_forward", "double_space"})
+__all__ = ["STYLE_KEYS", "apply_style", "typo", "wrap"]
+
 _WORD = re.compile(r"[A-Za-z]{4,}")
 _PERIOD = re.compile(r"\.(?=[ \n]|$)")
 _KEYS = "qwertyuiopasdfghjklzxcvbnm"
@@ -89,6 +89,9 @@ def apply_style(pieces: list[Piece], spec: Mapping[str, Any], rng: random.Random
     if spec.get("upper"):
         for piece in pieces:
             piece[0] = piece[0].upper()
+    elif spec.get("lower"):
+        for piece in pieces:
+            piece[0] = piece[0].lower()
     if spec.get("wrap"):
         lo, hi = spec["wrap"]
         wrap(pieces, rng.randint(int(lo), int(hi)))
