@@ -29,7 +29,7 @@ class Field:
     kind: str  # "y", "m", "d"
     start: int
     end: int
-    style: str  # "num", "num0" (zero padded), "yy", "yyyy", "full", "abbr", "sept"
+    style: str  # "num", "num0" (zero padded), "num2" (two digits, 10-31), "yy", "yyyy", "full", ...
     case: str = ""  # "upper", "title", "lower" for month names
     ordinal: str = ""  # original ordinal suffix, e.g. "th"
 
@@ -88,8 +88,10 @@ def parse_date(text: str, order: str = "MDY", pivot: int = 30) -> ParsedDate | N
         s, e, digits, ordn = tok
         if kind == "y":
             style = "yyyy" if len(digits) == 4 else "yy"
+        elif len(digits) == 2:
+            style = "num0" if digits.startswith("0") else "num2"
         else:
-            style = "num0" if len(digits) == 2 and digits.startswith("0") else "num"
+            style = "num"
         return Field(kind, s, e, style, ordinal=ordn)
 
     if month is not None:
@@ -181,8 +183,13 @@ def parse_date(text: str, order: str = "MDY", pivot: int = 30) -> ParsedDate | N
     return ParsedDate(text, tuple(sorted(fields, key=lambda f: f.start)), y, mo, d)
 
 
-def shift(p: ParsedDate, days: int) -> str:
-    """Shift a parsed date by ``days`` and write it back in the original format."""
+def shift(p: ParsedDate, days: int, pad: bool | None = None, drop_year: bool = False) -> str:
+    """Shift a parsed date by ``days`` and write it back in the original format.
+
+    ``pad`` says whether two-digit fields that show no padding of their own (``30.07``) are
+    zero padded when the new value has one digit; ``None`` decides from the date itself.
+    ``drop_year`` leaves the year (and the separator before or after it) out.
+    """
     ref_year = p.year if p.year is not None else (2000 if (p.month, p.day) == (2, 29) else 2001)
     ref_month = p.month if p.month is not None else 1
     ref_day = p.day if p.day is not None else 15
@@ -194,21 +201,95 @@ def shift(p: ParsedDate, days: int) -> str:
     new = base + dt.timedelta(days=days)
     if p.month is None:  # day only ("the 14th"): keep the day-of-month arithmetic in one month
         new = dt.date(2001, 1, 1) + dt.timedelta(days=(ref_day - 1 + days) % 28)
-    return render(p, new.year, new.month, new.day)
+    return render(p, new.year, new.month, new.day, pad=pad, drop_year=drop_year)
 
 
-def render(p: ParsedDate, year: int, month: int, day: int) -> str:
+def date_pad(p: ParsedDate) -> bool | None:
+    """Whether the date's numeric day and month fields are zero padded (None: it does not say)."""
+    styles = {f.style for f in p.fields if f.kind in "md"}
+    if "num0" in styles:
+        return True
+    if "num" in styles:
+        return False
+    return None
+
+
+def render(p: ParsedDate, year: int, month: int, day: int, pad: bool | None = None,
+           drop_year: bool = False) -> str:
+    """Write new field values into the parsed date's text, keeping its layout."""
+    own = date_pad(p)
+    named = any(f.kind == "m" and not f.style.startswith("num") for f in p.fields)
+    if own is not None:
+        pad2 = own
+    elif named:  # "Dec 31" -> "Jan 1"
+        pad2 = False
+    else:  # "30.07.2016" -> "03.12.2015": keep the width unless the note writes 3.7.2016
+        pad2 = True if pad is None else pad
+    fields = list(p.fields)
+    text = p.text
+    if drop_year:
+        years = [f for f in fields if f.kind == "y"]
+        if years and len(fields) > 1:
+            y = years[0]
+            i = fields.index(y)
+            if i == len(fields) - 1:  # "April 17, 1930": drop ", 1930"
+                cut = (fields[i - 1].end, y.end)
+            else:  # "1930-04-17": drop "1930-"
+                cut = (y.start, fields[i + 1].start)
+            text = text[:cut[0]] + text[cut[1]:]
+            width = cut[1] - cut[0]
+            fields = [f if f.end <= cut[0] else Field(f.kind, f.start - width, f.end - width, f.style,
+                                                       f.case, f.ordinal)
+                      for f in fields if f is not y]
     out: list[str] = []
     pos = 0
-    for f in p.fields:
-        out.append(p.text[pos:f.start])
-        out.append(_render_field(f, p.text[f.start:f.end], year, month, day))
+    for f in fields:
+        out.append(text[pos:f.start])
+        out.append(_render_field(f, text[f.start:f.end], year, month, day, pad2))
         pos = f.end
-    out.append(p.text[pos:])
+    out.append(text[pos:])
     return "".join(out)
 
 
-def _render_field(f: Field, orig: str, year: int, month: int, day: int) -> str:
+def infer_orders(texts: list[str], default: str = "MDY") -> dict[str, str]:
+    """The day/month order of a note's numeric dates, per separator (``.``, ``/``, ``-``) and
+    overall (key ``""``): day first (DMY) when more of them can only be read day first
+    (``30.07.2016``) than only month first (``07/30/2016``), month first when the reverse, and
+    for a separator without such dates the note's overall order (``default`` on a tie)."""
+    votes: dict[str, list[int]] = {}
+    for t in texts:
+        t = t.strip()
+        m = re.fullmatch(r"(\d{1,2})([./-])(\d{1,2})(?:\2(\d{2}|\d{4}))?", t)
+        if m is None:
+            continue
+        a, b = int(m.group(1)), int(m.group(3))
+        v = votes.setdefault(m.group(2), [0, 0])
+        if 12 < a <= 31 and 1 <= b <= 12:
+            v[0] += 1
+        elif 12 < b <= 31 and 1 <= a <= 12:
+            v[1] += 1
+
+    def decide(dmy: int, mdy: int, fallback: str) -> str:
+        return "DMY" if dmy > mdy else "MDY" if mdy > dmy else fallback
+
+    overall = decide(sum(v[0] for v in votes.values()), sum(v[1] for v in votes.values()), default)
+    out = {sep: decide(v[0], v[1], overall) for sep, v in votes.items()}
+    out[""] = overall
+    return out
+
+
+def infer_order(texts: list[str], default: str = "MDY") -> str:
+    """The overall day/month order of a note's numeric dates (see ``infer_orders``)."""
+    return infer_orders(texts, default)[""]
+
+
+def order_for(text: str, orders: dict[str, str]) -> str:
+    """The order to read ``text`` in: that of its separator, else the note's."""
+    m = re.search(r"\d([./-])\d", text)
+    return orders.get(m.group(1), orders[""]) if m else orders[""]
+
+
+def _render_field(f: Field, orig: str, year: int, month: int, day: int, pad2: bool = True) -> str:
     if f.kind == "y":
         return f"{year % 100:02d}" if f.style == "yy" else f"{year:04d}"
     if f.kind == "m" and f.style in ("full", "abbr", "sept"):
@@ -221,7 +302,8 @@ def _render_field(f: Field, orig: str, year: int, month: int, day: int) -> str:
             return name.upper()
         return name.lower() if f.case == "lower" else name
     val = month if f.kind == "m" else day
-    s = f"{val:02d}" if f.style == "num0" or (len(orig) == 2 and f.kind == "m" and orig[0] == "0") else str(val)
+    padded = f.style == "num0" or (f.style == "num2" and pad2)
+    s = f"{val:02d}" if padded else str(val)
     if f.ordinal:
         suf = ordinal_suffix(val)
         s += suf.upper() if f.ordinal.isupper() else suf

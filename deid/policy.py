@@ -16,7 +16,7 @@ _OPTION_DEFAULTS: dict[str, object] = {
     "redact_text": "[REDACTED]",
     "mask_char": "*",
     "date_shift_days": [30, 365],
-    "date_order": "MDY",
+    "date_order": "auto",  # MDY or DMY force an order; auto infers it per note (deid/dates.py)
     "beyond_hipaa": True,
     "min_score": 0.0,
     "allow_vetoes": ["rule"],
@@ -79,7 +79,7 @@ def load_policy(policy: str | Path | None = None) -> Policy:
     require(isinstance(rng, list) and len(rng) == 2 and all(isinstance(x, int) for x in rng)
             and 0 < rng[0] <= rng[1], p, "date_shift_days",
             "must be [min, max] whole days with 0 < min <= max")
-    require(opts["date_order"] in ("MDY", "DMY"), p, "date_order", "must be MDY or DMY")
+    require(opts["date_order"] in ("MDY", "DMY", "auto"), p, "date_order", "must be MDY, DMY or auto")
     fmt = str(opts["tag_format"])
     try:
         fmt.format(tag="X", label="X", num=1, n=1)
