@@ -93,8 +93,8 @@ def _date(t: str, before: str) -> bool:
     m = _FRAGMENT.fullmatch(s)
     if m:
         a, b = int(m.group(1)), int(m.group(2))
-        if 1 <= a <= 12 and (1 <= b <= 31 or len(m.group(2)) == 4 or b >= 32):
-            return True  # m/d, m/yy, m/yyyy
+        if 1 <= a <= 12 and (1 <= b <= 31 or len(m.group(2)) in (2, 4)):
+            return True  # m/d, m/yy (4/00), m/yyyy
         return 1 <= b <= 12 and 1 <= a <= 31  # d/m
     m = _ORDINAL.fullmatch(s)
     if m:
@@ -108,7 +108,8 @@ def _date(t: str, before: str) -> bool:
     if re.fullmatch(r"\d{2}s?", s):  # "MI 97", "s/p CABG '88", "in 97": a year in context
         prev = _prev_word(before)
         return (before.rstrip().endswith(("'", "\u2019")) or prev.lower() in _DATE_CONTEXT
-                or (prev.isupper() and prev.isalpha() and 2 <= len(prev) <= 6))
+                or (prev.isupper() and prev.isalpha() and 2 <= len(prev) <= 6)
+                or bool(re.search(r"\bs/p\b|['\u2019]\d{2}\b", before, re.I)))  # history list
     return False
 
 
@@ -146,7 +147,10 @@ def _username(t: str, before: str) -> bool:
 
 
 def _name(t: str, before: str) -> bool:
-    return any(c.isalpha() for c in t) and not _DIGITS.search(t)
+    """Letters, with at most two digits beside a word ("Contreras6" is a ward), not "C5"."""
+    if not _DIGITS.search(t):
+        return any(c.isalpha() for c in t)
+    return bool(re.search(r"[A-Za-z]{2}", t)) and len(_DIGITS.findall(t)) <= 2
 
 
 SHAPES: dict[str, Callable[[str, str], bool]] = {
@@ -168,6 +172,7 @@ class ScreenConfig:
     clinical_max_zipf: float
     clinical_max_zipf_cased: float
     curated_only: frozenset[str]
+    short_form_labels: frozenset[str]
     before: frozenset[str]
     after: frozenset[str]
     file: str = ""
@@ -188,7 +193,8 @@ def load_screen(path: str | None = None) -> ScreenConfig:
     require(isinstance(data.get("provenance"), str), p, None, "missing 'provenance' string")
     known_keys = {"provenance", "stages", "shapes", "vocabulary_labels", "english_zipf",
                   "english_zipf_if_name", "english_exempt_labels", "name_context",
-                  "clinical_max_zipf", "clinical_max_zipf_cased", "curated_only_labels"}
+                  "clinical_max_zipf", "clinical_max_zipf_cased", "curated_only_labels",
+                  "short_form_labels"}
     for k in data:
         require(k in known_keys, p, str(k), f"unknown key; known: {sorted(known_keys)}")
     from deid.labels import load_labels
@@ -216,6 +222,9 @@ def load_screen(path: str | None = None) -> ScreenConfig:
     ex = data.get("english_exempt_labels") or []
     require(isinstance(ex, list) and all(x in labels for x in ex), p, "english_exempt_labels",
             "must list known labels")
+    sf = data.get("short_form_labels") or []
+    require(isinstance(sf, list) and all(x in labels for x in sf), p, "short_form_labels",
+            "must list known labels")
     co = data.get("curated_only_labels") or []
     require(isinstance(co, list) and all(x in labels for x in co), p, "curated_only_labels",
             "must list known labels")
@@ -230,7 +239,7 @@ def load_screen(path: str | None = None) -> ScreenConfig:
             "must be {before: [...], after: [...]}")
     return ScreenConfig(
         tuple(stages), shapes, frozenset(vl), zipfs[0], zipfs[1], frozenset(ex), zipfs[2], zipfs[3],
-        frozenset(co),
+        frozenset(co), frozenset(sf),
         _words(ctx.get("before", []), p, "name_context.before"),
         _words(ctx.get("after", []), p, "name_context.after"), str(p))
 
@@ -250,6 +259,7 @@ class Lexicon:
     zipf: Callable[[str], float]
     phrases: frozenset[str]
     names: frozenset[str]
+    abbreviation: Callable[[str], bool] = lambda w: False
 
 
 CURATED_GROUPS = frozenset({"abbreviations", "units", "wards", "devices_lines",
@@ -274,8 +284,12 @@ def default_lexicon() -> Lexicon:
         # an abbreviation that is also a name (NASH, TED, ED) needs more than the list
         return bool(groups - {"abbreviations"} or (groups and w not in names))
 
+    def abbreviation(w: str) -> bool:
+        """Only an abbreviation in the curated lists (not a ward, unit or device)."""
+        return w not in extra and vocab.sources(w) & CURATED_GROUPS <= {"abbreviations"}
+
     return Lexicon(curated, vocab.is_clinical, vocab.zipf,
-                   vocab.phrases() | frozenset(e for e in extra if " " in e), names)
+                   vocab.phrases() | frozenset(e for e in extra if " " in e), names, abbreviation)
 
 
 # -- screening ---------------------------------------------------------------------------------
@@ -397,6 +411,10 @@ class Screen:
         """A word that is no evidence of an identifier (see ``_ordinary``)."""
         lex, cfg = self.lexicon, self.config
         key = re.sub(r"['\u2019]s$", "", word).casefold()
+        if label in cfg.short_form_labels and len(key) <= 4 and word.isalpha():
+            # hospital and company short forms (RVH, EMH, CVS) collide with abbreviations:
+            # only the curated ward, unit and device lists veto them
+            return lex.curated(key) and not lex.abbreviation(key)
         if lex.curated(key):
             return True
         named = key in lex.names
@@ -421,7 +439,7 @@ class Screen:
         lex = self.lexicon
         frag = text[s.start:s.end]
         whole = " ".join(frag.casefold().split())
-        if whole in ("st", "ste") and re.match(r"\.?\s+[A-Z]", text[s.end:s.end + 3]):
+        if whole in ("st", "ste") and re.match(r"\.\s*[A-Za-z]|\s+[A-Z]", text[s.end:s.end + 3]):
             return False  # "St. Craig's": Saint, not sinus tachycardia
         if whole in lex.phrases or (len(whole) > 1 and lex.curated(whole)):
             return True

@@ -306,12 +306,18 @@ def test_resume_continues_from_checkpoint(corpus, tmp_path, monkeypatch):
 
 
 def test_base_model_continues_fine_tuning(tiny, corpus, tmp_path):
+    base = _copy(tiny[0], tmp_path)
+    cfg = json.loads((base / "config.json").read_text())
+    cfg.update(quantize_cpu=True, threshold_int8=0.123)  # calibrated for the base's weights
+    (base / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "cont"
-    m = train(TrainOptions(train=corpus["train"], dev=corpus["dev"], out=out, base=tiny[0],
+    m = train(TrainOptions(train=corpus["train"], dev=corpus["dev"], out=out, base=base,
                            epochs=1, freeze=0, progress=False, try_int8=False))
     det = NerDetector.load(out)
     assert det.cfg.entities == NerDetector.load(tiny[0]).cfg.entities
     assert m["steps"] > 0
+    # the base's int8 threshold does not carry over to new weights: int8 is off until tried
+    assert det.cfg.quantize_cpu is False and det.cfg.threshold_int8 is None
 
 
 def test_base_rejects_new_labels(tiny, tmp_path):
@@ -346,9 +352,12 @@ def test_text_engine_merges_ner_spans(tiny):
     assert eng.ner is not None
     doc = make_docs(1, seed=21)[0]
     ner_only = eng.ner.detect(doc.text)
-    merged = eng.detect(doc.text)
+    trace: list = []
+    merged = eng.detect_batch([doc.text], None, trace)[0]
     covered = {i for s in merged for i in range(s.start, s.end)}
-    assert ner_only and all(i in covered for s in ner_only for i in range(s.start, s.end))
+    kept, dropped = trace[0].kept, trace[0].dropped
+    assert ner_only and len(kept) + len(dropped) == len(ner_only)  # screened, none lost
+    assert all(i in covered for s in kept for i in range(s.start, s.end))
 
 
 def test_rescore_updates_card_and_config(tiny, corpus, tmp_path):

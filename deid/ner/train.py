@@ -606,6 +606,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     metrics["dev_word_at_0.5"] = {
         "recall": round(word_recall(phi, gold, 0.5), 4),
         "precision": round(float((half & gold).sum()) / max(1, int(half.sum())), 4)}
+    # int8 is used only with a threshold calibrated for these weights: a base model's
+    # int8 threshold says nothing about the fine-tuned one
+    cfg.quantize_cpu, cfg.threshold_int8 = False, None
     if opts.try_int8 and dev.type == "cpu" and int8_supported():
         metrics["int8"] = int8_trial(det, dev_docs, dev_enc, phi, gold, covered)
         cfg.quantize_cpu = metrics["int8"]["kept"]
