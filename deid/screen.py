@@ -216,32 +216,32 @@ def load_screen(path: str | None = None) -> ScreenConfig:
         require(isinstance(alt, list) and all(a in labels for a in alt), p, str(label),
                 "'else' must list known labels")
         shapes[str(label)] = (str(shape), tuple(str(a) for a in alt))
-    vl = data.get("vocabulary_labels") or []
-    require(isinstance(vl, list) and all(x in labels for x in vl), p, "vocabulary_labels",
-            "must list known labels")
-    ex = data.get("english_exempt_labels") or []
-    require(isinstance(ex, list) and all(x in labels for x in ex), p, "english_exempt_labels",
-            "must list known labels")
-    sf = data.get("short_form_labels") or []
-    require(isinstance(sf, list) and all(x in labels for x in sf), p, "short_form_labels",
-            "must list known labels")
-    co = data.get("curated_only_labels") or []
-    require(isinstance(co, list) and all(x in labels for x in co), p, "curated_only_labels",
-            "must list known labels")
-    zipfs = []
-    for k in ("english_zipf", "english_zipf_if_name", "clinical_max_zipf",
-              "clinical_max_zipf_cased"):
-        v = data.get(k, 9.0)
-        require(isinstance(v, int | float) and 0 <= v <= 9, p, k, "must be a number 0..9")
-        zipfs.append(float(v))
+
+    def label_list(key: str) -> frozenset[str]:
+        v = data.get(key) or []
+        require(isinstance(v, list) and all(x in labels for x in v), p, key,
+                "must list known labels")
+        return frozenset(v)
+
+    def zipf(key: str) -> float:
+        v = data.get(key, 9.0)
+        require(isinstance(v, int | float) and 0 <= v <= 9, p, key, "must be a number 0..9")
+        return float(v)
+
     ctx = data.get("name_context") or {}
     require(isinstance(ctx, dict) and set(ctx) <= {"before", "after"}, p, "name_context",
             "must be {before: [...], after: [...]}")
     return ScreenConfig(
-        tuple(stages), shapes, frozenset(vl), zipfs[0], zipfs[1], frozenset(ex), zipfs[2], zipfs[3],
-        frozenset(co), frozenset(sf),
-        _words(ctx.get("before", []), p, "name_context.before"),
-        _words(ctx.get("after", []), p, "name_context.after"), str(p))
+        stages=tuple(stages), shapes=shapes,
+        vocabulary_labels=label_list("vocabulary_labels"),
+        english_zipf=zipf("english_zipf"), english_zipf_if_name=zipf("english_zipf_if_name"),
+        english_exempt=label_list("english_exempt_labels"),
+        clinical_max_zipf=zipf("clinical_max_zipf"),
+        clinical_max_zipf_cased=zipf("clinical_max_zipf_cased"),
+        curated_only=label_list("curated_only_labels"),
+        short_form_labels=label_list("short_form_labels"),
+        before=_words(ctx.get("before", []), p, "name_context.before"),
+        after=_words(ctx.get("after", []), p, "name_context.after"), file=str(p))
 
 
 # -- vocabulary --------------------------------------------------------------------------------
