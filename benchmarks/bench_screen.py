@@ -1,7 +1,7 @@
 """What each stage of the model-span screen (deid/screen.py) costs and buys, on every set.
 
-The model runs once per note; the rules, allow-list and screen are then applied with the
-stages switched on one after another, so each row differs from the previous by one stage.
+The model runs once per note; ``Deidentifier.combine`` then applies the rules, allow-list and
+screen with its stages switched on one after another, so each row differs by one stage.
 Gold sets give token recall and precision (``deid eval``'s definitions); sets without gold
 (``--unlabeled``) give over-redacted tokens per 1,000 (``deid eval --unlabeled``). Prints a
 Markdown table and writes JSON; no note text is printed or written.
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from deid.corpus.document import Document  # noqa: E402
 from deid.corpus.io import read_corpus  # noqa: E402
 from deid.evaluate import Evaluation, Unlabeled, load_acceptable, read_notes  # noqa: E402
-from deid.screen import Screen, support_spans  # noqa: E402
-from deid.span import Span, resolve  # noqa: E402
-from deid.text import Deidentifier, veto  # noqa: E402
+from deid.screen import Screen  # noqa: E402
+from deid.span import Span  # noqa: E402
+from deid.text import Deidentifier  # noqa: E402
 
 STAGE_ROWS: list[tuple[str, list[str]]] = [
     ("no screen", []),
@@ -38,27 +38,12 @@ STAGE_ROWS: list[tuple[str, list[str]]] = [
 ]
 
 
-def _raw(engine: Deidentifier, docs: list[Document]) -> list[tuple[list[Span], list[Span],
-                                                                    list[Span]]]:
-    """Per note: rule spans after the allow-list veto, allow spans, model spans."""
-    vetoers = set(engine.policy.options.get("allow_vetoes", ["rule"]))  # type: ignore[arg-type]
-    out = []
-    texts = [d.text for d in docs]
-    ner: list[list[Span]] = []
-    for i in range(0, len(texts), 16):
-        ner += engine.ner.detect_batch(texts[i:i + 16])
-    for d, model in zip(docs, ner, strict=True):
-        allow = engine.rules.allow_spans(d.text)
-        rules = veto(engine.rules.detect(d.text), allow, vetoers, engine._vetoable)
-        out.append((rules, allow, veto(model, allow, vetoers, engine._vetoable)))
+def _model_spans(engine: Deidentifier, docs: list[Document]) -> list[list[Span]]:
+    """The model's spans of every note, 16 notes a call (the model runs once per note)."""
+    out: list[list[Span]] = []
+    for i in range(0, len(docs), 16):
+        out += engine.ner.detect_batch([d.text for d in docs[i:i + 16]])
     return out
-
-
-def _pred(engine: Deidentifier, screen: Screen, text: str,
-          raw: tuple[list[Span], list[Span], list[Span]]) -> list[Span]:
-    rules, allow, model = raw
-    kept = screen(text, model, support_spans(rules, []), allow).kept
-    return resolve(rules + kept, engine.labels.priority)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,14 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         gold = path in args.gold
         docs = list(read_corpus(path)) if gold else [
             d for d in read_notes(path) if isinstance(d, Document)]
-        raws = _raw(engine, docs)
+        raws = _model_spans(engine, docs)
         rows = []
         for name, stages in STAGE_ROWS:
             screen = Screen(stages=stages)
             if gold:
                 ev = Evaluation()
                 for d, raw in zip(docs, raws, strict=True):
-                    ev.add(d, _pred(engine, screen, d.text, raw))
+                    ev.add(d, engine.combine(d.text, raw, screen=screen))
                 tok = ev.report()["token"]
                 fp = ev.fp_report()
                 rows.append({"stages": name, "recall": round(tok["recall"], 4),
@@ -94,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 ul = Unlabeled(load_acceptable())
                 for d, raw in zip(docs, raws, strict=True):
-                    ul.add(d, _pred(engine, screen, d.text, raw))
+                    ul.add(d, engine.combine(d.text, raw, screen=screen))
                 rep = ul.report()
                 rows.append({"stages": name,
                              "over_per_1000": round(rep["over_redaction"]["per_1000"], 2),

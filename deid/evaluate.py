@@ -474,6 +474,15 @@ def _cell(s: object) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
+def _with_id_lists(lines: list[str], rep: Mapping[str, Any], missing: str,
+                   unexpected: str) -> str:
+    """End a Markdown report with the ids of unmatched predictions, and join it."""
+    for key, head in (("missing_predictions", missing), ("unexpected_predictions", unexpected)):
+        if rep[key]:
+            lines += [f"## {head}", "", ", ".join(f"`{_cell(i)}`" for i in rep[key]), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
@@ -573,11 +582,8 @@ def to_markdown(rep: Mapping[str, Any], title: str = "De-identification evaluati
         if len(items) > MD_LIST_LIMIT:
             lines.append(f"\n({len(items) - MD_LIST_LIMIT} more in the JSON report)")
         lines.append("")
-    for key, head in (("missing_predictions", "Gold documents without predictions"),
-                      ("unexpected_predictions", "Predictions for unknown documents")):
-        if rep[key]:
-            lines += [f"## {head}", "", ", ".join(f"`{_cell(i)}`" for i in rep[key]), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return _with_id_lists(lines, rep, "Gold documents without predictions",
+                          "Predictions for unknown documents")
 
 
 # -- text without gold: acceptable removal vs over-redaction ---------------------------------
@@ -959,8 +965,4 @@ def to_markdown_unlabeled(rep: Mapping[str, Any], source: Mapping[str, Any] | No
         lines += ["## Notes that could not be read", "", "| note | reason |", "|---|---|"]
         lines += [f"| {_cell(f['id'])} | {_cell(f['reason'])} |" for f in rep["failed"]]
         lines.append("")
-    for key, head in (("missing_predictions", "Notes without predictions"),
-                      ("unexpected_predictions", "Predictions for unknown notes")):
-        if rep[key]:
-            lines += [f"## {head}", "", ", ".join(f"`{_cell(i)}`" for i in rep[key]), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return _with_id_lists(lines, rep, "Notes without predictions", "Predictions for unknown notes")

@@ -123,21 +123,27 @@ class Deidentifier:
         ner_spans: list[list[Span]] = (
             self.ner.detect_batch(texts) if self.ner is not None else [[] for _ in texts]
         )
+        return [self.combine(text, nsp, known, trace=trace)
+                for text, known, nsp in zip(texts, knowns, ner_spans, strict=True)]
+
+    def combine(self, text: str, model: list[Span], known: Known | None = None,
+                screen: Screen | None = None, trace: list[Screened] | None = None) -> list[Span]:
+        """Rules, allow-list vetoes, the screened ``model`` spans and known identifiers, resolved.
+
+        ``screen`` replaces the engine's own (benchmarks compare stages on one model run).
+        """
         min_score = float(self.policy.options.get("min_score", 0.0))  # type: ignore[arg-type]
         vetoers = set(self.policy.options.get("allow_vetoes", ["rule"]))  # type: ignore[arg-type]
-        out = []
-        for text, known, nsp in zip(texts, knowns, ner_spans, strict=True):
-            allow = self.rules.allow_spans(text)
-            rule_spans = [s for s in self.rules.detect(text) if s.score >= min_score]
-            rule_spans = veto(rule_spans, allow, vetoers, self._vetoable)
-            known_spans = known.detect(text) if known is not None else []
-            model = [s for s in nsp if s.score >= min_score]
-            model = veto(model, allow, vetoers, self._vetoable)
-            screened = self.screen(text, model, support_spans(rule_spans, known_spans), allow)
-            if trace is not None:
-                trace.append(screened)
-            out.append(resolve(rule_spans + screened.kept + known_spans, self.labels.priority))
-        return out
+        allow = self.rules.allow_spans(text)
+        rule_spans = [s for s in self.rules.detect(text) if s.score >= min_score]
+        rule_spans = veto(rule_spans, allow, vetoers, self._vetoable)
+        known_spans = known.detect(text) if known is not None else []
+        model = veto([s for s in model if s.score >= min_score], allow, vetoers, self._vetoable)
+        screened = (screen or self.screen)(text, model, support_spans(rule_spans, known_spans),
+                                           allow)
+        if trace is not None:
+            trace.append(screened)
+        return resolve(rule_spans + screened.kept + known_spans, self.labels.priority)
 
     # -- transformation ----------------------------------------------------------------------
     def deidentify(

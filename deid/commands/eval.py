@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,19 @@ def register(subparsers: Any) -> None:
     u.add_argument("--max-over-redaction", type=float, metavar="N",
                    help="exit 1 if over-redacted tokens per 1,000 exceed N")
     p.set_defaults(func=run)
+
+
+def _write_reports(args: argparse.Namespace, rep: dict[str, Any], source: dict[str, Any],
+                   markdown: Callable[..., str]) -> None:
+    """Stamp the report with its source and write the --json and --report files asked for."""
+    from deid.corpus.common import atomic_write_text
+
+    rep["source"] = source
+    rep["show_text"] = args.show_text
+    if args.json:
+        atomic_write_text(args.json, json.dumps(rep, indent=2, ensure_ascii=False) + "\n")
+    if args.report:
+        atomic_write_text(args.report, markdown(rep, source=source))
 
 
 def _err(msg: str) -> None:
@@ -131,13 +145,7 @@ def run(args: argparse.Namespace) -> int:
                             else f"model {args.model} ({engine.ner.precision})")
     evaluate(pairs, ev)
     rep = ev.report()
-    rep["source"] = source
-    rep["show_text"] = args.show_text
-
-    if args.json:
-        atomic_write_text(args.json, json.dumps(rep, indent=2, ensure_ascii=False) + "\n")
-    if args.report:
-        atomic_write_text(args.report, to_markdown(rep, source=source))
+    _write_reports(args, rep, source, to_markdown)
     if args.html:
         from deid.review import render
 
@@ -193,7 +201,6 @@ def _engine(args: argparse.Namespace) -> tuple[Any, str]:
 
 def run_unlabeled(args: argparse.Namespace, strings_key: Any) -> int:
     """``deid eval NOTES --unlabeled``: acceptable removal vs over-redaction, no gold needed."""
-    from deid.corpus.common import atomic_write_text
     from deid.evaluate import (
         Unlabeled,
         from_engine,
@@ -218,12 +225,7 @@ def run_unlabeled(args: argparse.Namespace, strings_key: Any) -> int:
     for doc, pred, _ in pairs:
         ul.add(doc, pred)
     rep = ul.report()
-    rep["source"] = source
-    rep["show_text"] = args.show_text
-    if args.json:
-        atomic_write_text(args.json, json.dumps(rep, indent=2, ensure_ascii=False) + "\n")
-    if args.report:
-        atomic_write_text(args.report, to_markdown_unlabeled(rep, source=source))
+    _write_reports(args, rep, source, to_markdown_unlabeled)
 
     o, r, a = rep["over_redaction"], rep["removed"], rep["acceptable"]
     print(f"documents {rep['documents']}; tokens {rep['tokens']}; engine "
